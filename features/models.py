@@ -1,0 +1,69 @@
+"""Feature definitions (422 named features) and per-segment feature vectors."""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import VectorField
+
+AUDIO_DIM = 68
+VISUAL_DIM = 354
+BOTH_DIM = AUDIO_DIM + VISUAL_DIM
+
+
+class Modality(models.TextChoices):
+    AUDIO = "audio", "Audio"
+    VISUAL = "visual", "Visual"
+
+
+class FeatureDefinition(models.Model):
+    """One of the 422 features; created by a data migration, weights edited in admin."""
+
+    position = models.PositiveSmallIntegerField(unique=True, help_text="0-67 audio, 68-421 visual")
+    name = models.CharField(max_length=64, unique=True)
+    modality = models.CharField(max_length=8, choices=Modality.choices)
+    group = models.CharField(max_length=32, blank=True, help_text="e.g. mfcc, hist_red, lbp")
+    description = models.TextField(blank=True)
+    weight = models.FloatField(default=1.0, help_text="Multiplier in weighted search (0 disables).")
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.position}: {self.name}"
+
+
+class Segment(models.Model):
+    video = models.ForeignKey("catalog.Video", on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField()
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+    audio = VectorField(dimensions=AUDIO_DIM)
+    visual = VectorField(dimensions=VISUAL_DIM)
+
+    class Meta:
+        ordering = ["video_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["video", "index"], name="segment_unique_video_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.video_id}#{self.index} ({self.start_seconds:.0f}-{self.end_seconds:.0f}s)"
+
+
+class VideoFeatures(models.Model):
+    """Raw per-video aggregates of the segment vectors (mean now; std is easy to add)."""
+
+    video = models.OneToOneField(
+        "catalog.Video", on_delete=models.CASCADE, primary_key=True, related_name="features"
+    )
+    segment_count = models.PositiveIntegerField()
+    audio_mean = VectorField(dimensions=AUDIO_DIM)
+    visual_mean = VectorField(dimensions=VISUAL_DIM)
+    extracted_at = models.DateTimeField(auto_now=True)
+    extraction_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "video features"
+
+    def __str__(self) -> str:
+        return f"Features of video {self.video_id} ({self.segment_count} segments)"

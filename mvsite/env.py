@@ -1,0 +1,200 @@
+"""Every setting that comes from the environment is read here, and only here.
+
+Unset values fall back to safe local defaults so a fresh clone runs with no configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting from the environment has a value we cannot use."""
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no)")
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _root_only(path: Path) -> bool:
+    """True when some parent of path cannot be entered by other users (e.g. /root)."""
+    for parent in [path, *path.parents]:
+        try:
+            if parent.exists() and parent.stat().st_mode & 0o001 == 0:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def var_dir() -> Path:
+    """Runtime state (database files, Redis dump, dev secret key). Never committed.
+
+    Default: var/ in the checkout. Started as root, the embedded PostgreSQL runs as the
+    unprivileged user `embedded_postgres`, which cannot enter a checkout under a root-only
+    directory such as /root; then the default moves to /var/lib/mvsim/<checkout hash>.
+    """
+    explicit = env_str("MVSIM_VAR_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    default = BASE_DIR / "var"
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and _root_only(BASE_DIR):
+        import hashlib
+
+        digest = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:10]
+        return Path("/var/lib/mvsim") / digest
+    return default
+
+
+def dev_secret_key() -> str:
+    """A secret key generated once per checkout and kept under var/ (not in git)."""
+    path = var_dir() / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    url: str
+    host: str
+    port: int
+    db: int
+    password: str | None
+    embedded: bool
+
+
+def parse_redis_url(url: str, *, embedded: bool = False) -> RedisTarget:
+    parsed = urlparse(url)
+    if parsed.scheme not in {"redis", "rediss"}:
+        raise ConfigError(f"REDIS_URL={url!r}: scheme must be redis:// or rediss://")
+    if not parsed.hostname:
+        raise ConfigError(f"REDIS_URL={url!r}: no host")
+    path = parsed.path.lstrip("/")
+    try:
+        db = int(path) if path else 0
+    except ValueError:
+        raise ConfigError(f"REDIS_URL={url!r}: database must be a number, got {path!r}") from None
+    try:
+        port = parsed.port or 6379
+    except ValueError:
+        raise ConfigError(f"REDIS_URL={url!r}: port is not a number") from None
+    return RedisTarget(
+        url=url, host=parsed.hostname, port=port, db=db, password=parsed.password, embedded=embedded
+    )
+
+
+def redis_target() -> RedisTarget:
+    url = env_str("REDIS_URL")
+    if url:
+        return parse_redis_url(url)
+    port = env_int("MVSIM_REDIS_PORT", 6390, minimum=1)
+    db = env_int("MVSIM_REDIS_DB", 0, minimum=0)
+    return parse_redis_url(f"redis://127.0.0.1:{port}/{db}", embedded=True)
+
+
+def postgres_data_dir() -> Path:
+    return var_dir() / "postgres"
+
+
+def embedded_postgres_socket_dir() -> Path:
+    """The socket directory the embedded server reported in postmaster.pid (line 5).
+
+    embedded-postgres falls back to a runtime dir when the data path is too long for a Unix
+    socket, so we never guess: we read what the running server wrote. Before the first start we
+    return the data dir, and connecting fails with our clear "services up" message.
+    """
+    pid_file = postgres_data_dir() / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        if len(lines) >= 5 and lines[4].strip():
+            return Path(lines[4].strip())
+    except OSError:
+        pass
+    return postgres_data_dir()
+
+
+def database_config() -> dict:
+    """Django DATABASES['default'] from DATABASE_URL, or the embedded server."""
+    import dj_database_url
+
+    url = env_str("DATABASE_URL")
+    name_override = env_str("MVSIM_DB_NAME")
+    if url:
+        if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
+            raise ConfigError(f"DATABASE_URL={url!r}: only PostgreSQL URLs are supported")
+        config = dj_database_url.parse(url, conn_max_age=60)
+        config["ENGINE"] = "django.db.backends.postgresql"
+    else:
+        config = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "mvsim",
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": str(embedded_postgres_socket_dir()),
+            "PORT": "5432",
+            "CONN_MAX_AGE": 60,
+        }
+    if name_override:
+        config["NAME"] = name_override
+    config.setdefault("OPTIONS", {})
+    config["OPTIONS"].setdefault("connect_timeout", 5)
+    config["TEST"] = {"NAME": env_str("MVSIM_TEST_DB_NAME", "test_" + config["NAME"])}
+    return config

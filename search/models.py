@@ -1,0 +1,134 @@
+"""Searchable per-video vectors (pgvector + HNSW), search settings and the search log."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM
+
+CODE_DIM = 40
+
+
+class Representation(models.TextChoices):
+    CODE = "code", "Learned 40-d code"
+    AUDIO = "audio", "Audio features"
+    VISUAL = "visual", "Visual features"
+    BOTH = "both", "Audio + visual features"
+
+
+class Metric(models.TextChoices):
+    EUCLIDEAN = "euclidean", "Euclidean"
+    COSINE = "cosine", "Cosine"
+
+
+REPRESENTATION_DIMS = {
+    Representation.CODE: CODE_DIM,
+    Representation.AUDIO: AUDIO_DIM,
+    Representation.VISUAL: VISUAL_DIM,
+    Representation.BOTH: BOTH_DIM,
+}
+
+
+def _hnsw(column: str, opclass: str, suffix: str) -> HnswIndex:
+    return HnswIndex(
+        name=f"vv_{column}_{suffix}_hnsw",
+        fields=[column],
+        m=16,
+        ef_construction=64,
+        opclasses=[opclass],
+    )
+
+
+class VideoVector(models.Model):
+    """What the k-NN index searches: standardised, weighted feature vectors and the code.
+
+    Rows are rewritten in one transaction when weights change, so a search always sees one
+    consistent generation.
+    """
+
+    video = models.OneToOneField(
+        "catalog.Video", on_delete=models.CASCADE, primary_key=True, related_name="vector"
+    )
+    audio = VectorField(dimensions=AUDIO_DIM, null=True, blank=True)
+    visual = VectorField(dimensions=VISUAL_DIM, null=True, blank=True)
+    both = VectorField(dimensions=BOTH_DIM, null=True, blank=True)
+    code = VectorField(dimensions=CODE_DIM, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            _hnsw(column, opclass, suffix)
+            for column in ("audio", "visual", "both", "code")
+            for opclass, suffix in (("vector_l2_ops", "l2"), ("vector_cosine_ops", "cos"))
+        ]
+
+    def __str__(self) -> str:
+        return f"Vectors of video {self.video_id}"
+
+
+class SearchSettings(models.Model):
+    """Singleton (pk=1): defaults for every search, editable in admin."""
+
+    k = models.PositiveSmallIntegerField(default=10, help_text="Results per search (1-100).")
+    genre_boost = models.FloatField(
+        default=0.8,
+        help_text="Distance multiplier for candidates of the query's genre (<1 boosts; 1 = off).",
+    )
+    ef_search = models.PositiveSmallIntegerField(default=100, help_text="hnsw.ef_search (1-1000).")
+    candidate_pool_factor = models.PositiveSmallIntegerField(
+        default=10, help_text="Fetch k x this many candidates from the index before re-ranking."
+    )
+    audio_weight = models.FloatField(default=1.0, help_text="Weight of audio in 'both'.")
+    visual_weight = models.FloatField(default=1.0, help_text="Weight of visual in 'both'.")
+    default_representation = models.CharField(
+        max_length=8, choices=Representation.choices, default=Representation.BOTH
+    )
+    default_metric = models.CharField(max_length=10, choices=Metric.choices, default=Metric.COSINE)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "search settings"
+
+    def __str__(self) -> str:
+        return "Search settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if not 1 <= self.k <= 100:
+            raise ValidationError({"k": "k must be between 1 and 100."})
+        if not 0 < self.genre_boost <= 1:
+            raise ValidationError({"genre_boost": "The boost must be in (0, 1]; 1 turns it off."})
+        if not 1 <= self.ef_search <= 1000:
+            raise ValidationError({"ef_search": "ef_search must be between 1 and 1000."})
+        if self.candidate_pool_factor < 10:
+            raise ValidationError({"candidate_pool_factor": "Use at least 10 (pool >= 10 x k)."})
+        if self.audio_weight < 0 or self.visual_weight < 0:
+            raise ValidationError("Modality weights cannot be negative.")
+
+    @classmethod
+    def load(cls) -> SearchSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class Search(models.Model):
+    query_video = models.ForeignKey(
+        "catalog.Video", on_delete=models.CASCADE, related_name="searches"
+    )
+    representation = models.CharField(max_length=8, choices=Representation.choices)
+    metric = models.CharField(max_length=10, choices=Metric.choices)
+    boost = models.FloatField(default=1.0)
+    k = models.PositiveSmallIntegerField(default=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "searches"
+
+    def __str__(self) -> str:
+        return f"Search {self.pk}: {self.query_video} ({self.representation}, {self.metric})"

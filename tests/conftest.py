@@ -1,0 +1,69 @@
+"""Shared fixtures: the real embedded PostgreSQL and Redis, started on demand."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+
+def _ensure_services() -> None:
+    from mvsite import services
+
+    if settings.EMBEDDED_POSTGRES:
+        services.postgres_up()
+    if settings.REDIS.embedded:
+        services.redis_up()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # Runs before pytest-django creates the test database: make sure the server is there.
+    _ensure_services()
+
+
+@pytest.fixture(scope="session")
+def _redis_ready() -> None:
+    _ensure_services()
+
+
+@pytest.fixture
+def redis_conn(_redis_ready):
+    """The test Redis database (MVSIM_TEST_REDIS_DB, default 15), emptied before each test."""
+    import django_rq
+
+    connection = django_rq.get_connection("default")
+    assert connection.connection_pool.connection_kwargs.get("db") == settings.REDIS.db
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def run_jobs(redis_conn):
+    """Run every queued job in a real RQ worker (same process, burst mode)."""
+    from rq import SimpleWorker
+
+    from mvsite.queues import QUEUE_NAMES, get_queue
+
+    def run(*queue_names: str) -> None:
+        queues = [get_queue(name) for name in (queue_names or QUEUE_NAMES)]
+        SimpleWorker(queues, connection=redis_conn).work(burst=True)
+
+    return run
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-for-tests")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    # With --reuse-db, a previous run's transactional tests flushed the rows that data
+    # migrations created; put them back once per session.
+    from catalog.services import ensure_product_genres
+
+    with django_db_blocker.unblock():
+        ensure_product_genres()

@@ -1,0 +1,55 @@
+"""No Docker engine runs here, so check docker-compose.yml against the settings instead."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from mvsite import env as env_module
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _settings_env_names() -> set[str]:
+    source = (ROOT / "mvsite" / "env.py").read_text() + (ROOT / "mvsite" / "settings.py").read_text()
+    return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
+
+
+def test_services_and_images():
+    assert set(SERVICES) == {"db", "redis", "web", "worker"}
+    assert SERVICES["db"]["image"].startswith("pgvector/pgvector:")
+    assert "pg18" in SERVICES["db"]["image"]
+    assert SERVICES["redis"]["image"].startswith("redis:")
+    assert SERVICES["web"]["build"] == "." and SERVICES["worker"]["build"] == "."
+
+
+def test_commands():
+    assert "gunicorn mvsite.wsgi:application" in SERVICES["web"]["command"]
+    assert "migrate" in SERVICES["web"]["command"]
+    worker = SERVICES["worker"]["command"]
+    assert worker[:3] == ["python", "manage.py", "rqworker"]
+    assert {"default", "extract", "train"} <= set(worker)
+
+
+def test_app_environment_names_are_settings_we_read():
+    known = _settings_env_names() | {"SPOTIPY_CLIENT_ID", "SPOTIPY_CLIENT_SECRET"}
+    for name in ("web", "worker"):
+        environment = SERVICES[name]["environment"]
+        assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "MEDIA_ROOT"} <= set(environment)
+        unknown = set(environment) - known
+        assert not unknown, f"{name} sets env vars no setting reads: {unknown}"
+
+
+def test_urls_point_at_compose_services():
+    environment = SERVICES["web"]["environment"]
+    assert "@db:5432/" in environment["DATABASE_URL"]
+    target = env_module.parse_redis_url(environment["REDIS_URL"])
+    assert (target.host, target.port) == ("redis", 6379)
+
+
+def test_data_and_media_volumes():
+    assert set(COMPOSE["volumes"]) == {"pgdata", "redisdata", "media"}
+    assert "media:/data/media" in SERVICES["web"]["volumes"]
+    assert SERVICES["web"]["environment"]["MEDIA_ROOT"] == "/data/media"
