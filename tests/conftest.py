@@ -64,6 +64,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     # With --reuse-db, a previous run's transactional tests flushed the rows that data
     # migrations created; put them back once per session.
     from catalog.services import ensure_product_genres
+    from features.services import ensure_feature_definitions
 
     with django_db_blocker.unblock():
         ensure_product_genres()
+        ensure_feature_definitions()
