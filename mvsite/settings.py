@@ -105,6 +105,10 @@ UPLOAD_MAX_BYTES = env.env_int("MVSIM_UPLOAD_MAX_MB", 200, minimum=1) * 1024 * 1
 DOWNLOAD_MAX_BYTES = env.env_int("MVSIM_DOWNLOAD_MAX_MB", 300, minimum=1) * 1024 * 1024
 DOWNLOAD_TIMEOUT_SECONDS = env.env_float("MVSIM_DOWNLOAD_TIMEOUT", 30.0, minimum=1.0)
 SPOTIFY_API_PREFIX = env.env_str("MVSIM_SPOTIFY_API_PREFIX", "https://api.spotify.com/v1/")
+SPOTIFY_TOKEN_URL = env.env_str("MVSIM_SPOTIFY_TOKEN_URL") or None  # None: Spotify's own
+# Maps "artist - title" to a video URL instead of yt-dlp's YouTube search. Not read from the
+# environment on purpose: only tests set it (a callable or dotted path).
+YOUTUBE_RESOLVER = None
 SPOTIFY_TIMEOUT_SECONDS = env.env_float("MVSIM_SPOTIFY_TIMEOUT", 10.0, minimum=1.0)
 SPOTIPY_CLIENT_ID = env.env_str("SPOTIPY_CLIENT_ID")
 SPOTIPY_CLIENT_SECRET = env.env_str("SPOTIPY_CLIENT_SECRET")

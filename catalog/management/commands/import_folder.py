@@ -1,0 +1,98 @@
+"""python manage.py import_folder DIR [--genre-from-subdir] [--genre NAME [--create-genre]]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from catalog import importing
+from catalog.importing import ImportInputError
+
+SHOWN = 20  # file names listed per category; the counts are always complete
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the media files of a folder (mp4 mkv webm mov mp3 wav ogg flac, recursively) "
+        "into the catalog and queue their feature extraction. A file already in the catalog "
+        "(same bytes) is skipped, so running it again adds nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("folder", type=Path, help="The folder to import.")
+        parser.add_argument(
+            "--genre-from-subdir",
+            action="store_true",
+            help="The first folder below DIR names the genre (created when missing; "
+            "'hiphop' matches 'Hip Hop').",
+        )
+        parser.add_argument(
+            "--genre",
+            help="Genre of the files (with --genre-from-subdir: of the files directly in DIR). "
+            "Must exist unless --create-genre.",
+        )
+        parser.add_argument(
+            "--create-genre", action="store_true", help="Create the --genre genre if missing."
+        )
+
+    def handle(self, *args, folder: Path, **options) -> None:
+        folder = folder.expanduser()
+        try:
+            genre = (
+                importing.resolve_genre(options["genre"], create=options["create_genre"])
+                if options["genre"]
+                else None
+            )
+        except ImportInputError as exc:
+            raise CommandError(str(exc)) from None
+
+        with tqdm(unit="file", desc="import", disable=options["verbosity"] == 0) as bar:
+
+            def on_file(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                result = importing.import_folder(
+                    folder,
+                    genre=genre,
+                    genre_from_subdir=options["genre_from_subdir"],
+                    on_file=on_file,
+                )
+            except ImportInputError as exc:
+                raise CommandError(str(exc)) from None
+
+        out = self.stdout
+        if result.skipped:
+            out.write(f"Skipped (not a supported media file): {len(result.skipped)}")
+            for line in _relative(result.skipped, folder):
+                out.write(f"  {line}")
+        if result.duplicates:
+            out.write(f"Already in the catalog (same bytes): {len(result.duplicates)}")
+            for path, existing in result.duplicates[:SHOWN]:
+                out.write(f"  {path.relative_to(folder)} = video {existing.pk} ({existing})")
+            if len(result.duplicates) > SHOWN:
+                out.write(f"  ... and {len(result.duplicates) - SHOWN} more")
+        for path, reason in result.failed:
+            self.stderr.write(f"Failed: {path.relative_to(folder)}: {reason}")
+        genres = sorted({v.genre.name for v in result.imported if v.genre is not None})
+        out.write(
+            f"Imported {len(result.imported)}, duplicate {len(result.duplicates)}, "
+            f"skipped {len(result.skipped)}, failed {len(result.failed)}"
+            + (f"; genres: {', '.join(genres)}" if genres else "")
+        )
+        if result.imported:
+            out.write(
+                f"Queued feature extraction for {len(result.imported)} video(s) "
+                "(python manage.py rqworker extract runs it)."
+            )
+
+
+def _relative(paths: list[Path], root: Path) -> list[str]:
+    """Up to SHOWN paths relative to root, then how many more there are."""
+    shown = [str(path.relative_to(root)) for path in paths[:SHOWN]]
+    if len(paths) > SHOWN:
+        shown.append(f"... and {len(paths) - SHOWN} more")
+    return shown
