@@ -16,6 +16,14 @@ class FeatureDefinitionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # the 422 features are fixed by the extractor
 
+    def save_model(self, request: HttpRequest, obj: FeatureDefinition, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "weight" in form.changed_data:
+            # Stored search vectors include the weights: rewrite them (once per request).
+            from search.admin import request_rematerialization
+
+            request_rematerialization(self, request, f"feature weights ({obj.name}, ...)")
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
