@@ -42,8 +42,10 @@ def manage(*args: str, env: dict | None = None) -> None:
 
 def ensure_python() -> None:
     if sys.version_info[:2] != (3, 11):
-        sys.exit(f"dev.py: mvsim needs Python 3.11 (this is {sys.version.split()[0]}); "
-                 "run it as `python3.11 dev.py ...`")
+        sys.exit(
+            f"dev.py: mvsim needs Python 3.11 (this is {sys.version.split()[0]}); "
+            "run it as `python3.11 dev.py ...`"
+        )
 
 
 def ensure_venv() -> None:
@@ -54,7 +56,8 @@ def ensure_venv() -> None:
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     say("installing requirements.txt (first run takes a few minutes)")
-    run([str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(REQUIREMENTS)])
+    pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    run([*pip, "-r", str(REQUIREMENTS)])
     STAMP.write_text(wanted)
 
 
@@ -74,7 +77,9 @@ def ensure_browser() -> None:
     quiet = {"stdout": subprocess.DEVNULL}
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], env=apt_env, check=False, **quiet)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=apt_env, check=False, **quiet)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium"], env=apt_env, check=False, **quiet
+    )
 
 
 def cmd_test(pytest_args: list[str]) -> int:
@@ -101,15 +106,20 @@ def cmd_run(host: str, port: int, skip_demo: bool) -> int:
         [str(PY), "manage.py", "rqworker", "default", "extract", "train", "--with-scheduler"],
         cwd=ROOT,
     )
-    if not skip_demo:
-        manage("bootstrap_demo")
     server = subprocess.Popen(
         [str(PY), "manage.py", "runserver", f"{host}:{port}", "--noreload"], cwd=ROOT
     )
     time.sleep(1.5)
     say(f"mvsim is running at http://{host}:{port}/  (admin: http://{host}:{port}/admin/)")
-    say("press Ctrl-C to stop the site and the worker (the database and Redis keep running; "
-        "`.venv/bin/python manage.py services down` stops them)")
+    if not skip_demo:
+        # The site is already up; it shows the demo catalog's progress while this runs.
+        code = subprocess.run([str(PY), "manage.py", "bootstrap_demo"], cwd=ROOT).returncode
+        if code != 0:
+            say("the demo catalog could not be built (see above); the site keeps running")
+    say(
+        "press Ctrl-C to stop the site and the worker (the database and Redis keep running; "
+        "`.venv/bin/python manage.py services down` stops them)"
+    )
     children = [server, worker]
     try:
         while all(child.poll() is None for child in children):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from mvsite import env
 from mvsite.env import BASE_DIR
+
+# Server processes never have a display; TensorFlow's C++ start-up chatter is noise.
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 VAR_DIR = env.var_dir()
 
