@@ -1,18 +1,28 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
 
 from mvsite import views
+from search import api
+from search import views as search_views
+
+router = DefaultRouter()
+router.register("genres", api.GenreViewSet, basename="api-genre")
+router.register("videos", api.VideoViewSet, basename="api-video")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", api.docs, name="api-docs"),
+    path("api/searches/", api.SearchCreateView.as_view(), name="api-searches"),
+    path("api/jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),
+    path("api/", include(router.urls)),
     path("", include("search.urls")),
 ]
 
 if settings.SERVE_MEDIA:
-    # Range requests work with django.views.static.serve, so <video>#t= seeking works in dev.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    ]
+    # With Range support (django.views.static.serve has none), so <video>#t=N can seek.
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", search_views.serve_media, name="media")]

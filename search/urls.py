@@ -6,4 +6,12 @@ app_name = "search"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("search/", views.submit, name="submit"),
+    path("explore/", views.explore, name="explore"),
+    path("about/", views.about, name="about"),
+    path("videos/<int:video_id>/", views.video_detail, name="video"),
+    path("videos/<int:video_id>/progress/", views.progress, name="progress"),
+    path("videos/<int:video_id>/progress.json", views.progress_json, name="progress_json"),
+    path("videos/<int:video_id>/results/", views.results, name="results"),
+    path("videos/<int:video_id>/more/", views.more_like_this, name="more_like_this"),
 ]

@@ -1,8 +1,271 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The search pages. Thin: validation in search.forms, work in search.intake, data in selectors."""
 
-from catalog.selectors import catalog_videos
+from __future__ import annotations
+
+import mimetypes
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from catalog.models import Video, VideoStatus
+from search import intake, selectors
+from search.forms import InvalidParams, ParamsForm, SearchForm, SearchParams, parse_params
+from search.models import Metric, Representation
 
 
+def _params_or_defaults(request: HttpRequest) -> tuple[SearchParams | None, dict[str, str]]:
+    try:
+        return parse_params(request.GET), {}
+    except InvalidParams as exc:
+        return None, exc.errors
+
+
+def _home(request: HttpRequest, form: SearchForm, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "catalog_count": selectors.catalog_count(),
+        "recent": selectors.recent_searches(),
+        "representations": Representation.choices,
+        "metrics": Metric.choices,
+        "defaults": _current(form),
+    }
+    return render(request, "search/home.html", context, status=status)
+
+
+def _current(form) -> dict:
+    """The parameter values to show: what was submitted, else the defaults."""
+    base = _defaults().as_dict()
+    if form.is_bound:
+        for name in base:
+            if form.data.get(name):
+                base[name] = form.data.get(name)
+    return base
+
+
+def _defaults() -> SearchParams:
+    from search.forms import defaults
+
+    return defaults()
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/home.html", {"catalog_count": catalog_videos().count()})
+    return _home(request, SearchForm())
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest) -> HttpResponse:
+    """POST the search form: URL or upload -> query video -> progress page."""
+    if request.method == "GET":
+        return redirect("search:home")
+    form = SearchForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _home(request, form, status=400)
+    params = form.params()
+    try:
+        if form.cleaned_data.get("file"):
+            found, _ = intake.search_by_upload(form.cleaned_data["file"], params)
+        else:
+            found, _ = intake.search_by_url(form.cleaned_data["url"], params)
+    except intake.IntakeError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _home(request, form, status=exc.status)
+    if found.reused:
+        messages.info(request, "This video was searched before: using the stored analysis.")
+    return _to_progress_or_results(found.video, params)
+
+
+def _to_progress_or_results(video: Video, params: SearchParams) -> HttpResponse:
+    name = "search:results" if video.is_ready else "search:progress"
+    return redirect(reverse(name, args=[video.pk]) + "?" + params.querystring())
+
+
+@require_GET
+def progress(request: HttpRequest, video_id: int) -> HttpResponse:
+    video = get_object_or_404(Video, pk=video_id)
+    params, errors = _params_or_defaults(request)
+    if video.is_ready and params is not None:
+        return redirect(reverse("search:results", args=[video.pk]) + "?" + params.querystring())
+    state = selectors.progress(video, params)
+    return render(
+        request,
+        "search/progress.html",
+        {"video": video, "state": state, "param_errors": errors, "stages": selectors.STAGES},
+    )
+
+
+@require_GET
+def progress_json(request: HttpRequest, video_id: int) -> JsonResponse:
+    video = get_object_or_404(Video, pk=video_id)
+    params, _ = _params_or_defaults(request)
+    return JsonResponse(selectors.progress(video, params))
+
+
+@require_GET
+def results(request: HttpRequest, video_id: int) -> HttpResponse:
+    video = get_object_or_404(Video.objects.select_related("predicted_genre", "genre"), pk=video_id)
+    form = ParamsForm(request.GET)
+    params, errors = _params_or_defaults(request)
+    context = {
+        "video": video,
+        "form": form,
+        "param_errors": errors,
+        "representations": Representation.choices,
+        "metrics": Metric.choices,
+        "player": selectors.player(video),
+    }
+    if errors:
+        context["params"] = _defaults()
+        return render(request, "search/results.html", context, status=400)
+    if not video.is_ready:
+        return redirect(reverse("search:progress", args=[video.pk]) + "?" + params.querystring())
+    from search.ranking import InvalidSearchParameter
+
+    try:
+        context["results"] = selectors.similar(video, params)
+    except InvalidSearchParameter as exc:
+        context["param_errors"] = {exc.param: exc.message}
+        context["params"] = params
+        return render(request, "search/results.html", context, status=400)
+    context["params"] = context["results"].params
+    return render(request, "search/results.html", context)
+
+
+@require_POST
+def more_like_this(request: HttpRequest, video_id: int) -> HttpResponse:
+    video = get_object_or_404(Video, pk=video_id)
+    try:
+        params = parse_params(request.POST)
+    except InvalidParams as exc:
+        for message in exc.errors.values():
+            messages.error(request, message)
+        return redirect("search:video", video_id=video.pk)
+    try:
+        found, _ = intake.search_existing(video, params)
+    except intake.IntakeError as exc:
+        messages.error(request, exc.message)
+        return redirect("search:video", video_id=video.pk)
+    return _to_progress_or_results(found.video, params)
+
+
+@require_GET
+def explore(request: HttpRequest) -> HttpResponse:
+    slug = request.GET.get("genre", "").strip()
+    genre = selectors.genre_by_slug_or_id(slug) if slug else None
+    status = 200
+    error = ""
+    if slug and genre is None:
+        error = f"There is no genre “{slug[:60]}”; showing every genre."
+        status = 400
+    page = selectors.explore(genre, request.GET.get("page"))
+    return render(
+        request,
+        "search/explore.html",
+        {
+            "genres": selectors.genres_with_counts(),
+            "genre": genre,
+            "page": page,
+            "error": error,
+            "catalog_count": selectors.catalog_count(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+def video_detail(request: HttpRequest, video_id: int) -> HttpResponse:
+    video = get_object_or_404(Video.objects.select_related("genre", "predicted_genre"), pk=video_id)
+    try:
+        start = max(0, int(float(request.GET.get("t", "0") or 0)))
+    except ValueError:
+        start = 0
+    return render(
+        request,
+        "search/video.html",
+        {
+            "video": video,
+            "player": selectors.player(video, start),
+            "metadata": selectors.metadata_rows(video),
+            "timeline": selectors.timeline(video),
+            "searches": video.searches.all()[:5],
+            "representations": Representation.choices,
+            "metrics": Metric.choices,
+            "defaults": _defaults(),
+            "stages": VideoStatus,
+        },
+    )
+
+
+@require_GET
+def about(request: HttpRequest) -> HttpResponse:
+    return render(request, "search/about.html", selectors.about())
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _file_chunks(handle, length: int, chunk: int = 64 * 1024):
+    try:
+        while length > 0:
+            data = handle.read(min(chunk, length))
+            if not data:
+                break
+            length -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+@require_http_methods(["GET", "HEAD"])
+def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+    """MEDIA files with single-range support, so players can seek (`<video src=...#t=N>`).
+
+    For development and tests (MVSIM_SERVE_MEDIA); production serves media from the web
+    server. Reads MEDIA_ROOT per request.
+    """
+    from django.core.exceptions import SuspiciousFileOperation
+    from django.utils._os import safe_join
+
+    try:
+        full = Path(safe_join(settings.MEDIA_ROOT, path))
+    except SuspiciousFileOperation:
+        raise Http404("No such file.") from None
+    if not full.is_file():
+        raise Http404("No such file.")
+    size = full.stat().st_size
+    content_type = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
+    match = _RANGE.fullmatch((request.headers.get("Range") or "").strip())
+    if match and (match[1] or match[2]):
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:  # the last N bytes
+            start, end = max(size - int(match[2]), 0), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle = open(full, "rb")  # noqa: SIM115 - closed by _file_chunks
+        handle.seek(start)
+        response = StreamingHttpResponse(
+            _file_chunks(handle, end - start + 1), status=206, content_type=content_type
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    else:
+        response = FileResponse(open(full, "rb"), content_type=content_type)  # noqa: SIM115
+    response["Accept-Ranges"] = "bytes"
+    return response

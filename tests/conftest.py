@@ -69,3 +69,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         ensure_product_genres()
         ensure_feature_definitions()
+
+
+@pytest.fixture(autouse=True)
+def _seed_rows_for_transactional_tests(request):
+    """Transactional tests (and live_server) flush every table after themselves, including
+    the rows data migrations created; the next one gets them back here."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from catalog.services import ensure_product_genres
+        from features.services import ensure_feature_definitions
+
+        ensure_product_genres()
+        ensure_feature_definitions()

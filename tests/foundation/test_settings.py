@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_database_url_parsing(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://mv:s3cret@db.internal:6543/mvsim_prod")
     monkeypatch.delenv("MVSIM_DB_NAME", raising=False)
+    monkeypatch.delenv("MVSIM_TEST_DB_NAME", raising=False)
     config = env.database_config()
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["HOST"], config["PORT"], config["NAME"]) == ("db.internal", 6543, "mvsim_prod")

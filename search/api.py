@@ -1,0 +1,472 @@
+"""The REST API (Django REST framework, documented with drf-spectacular).
+
+Errors: a bad parameter is a 400 `{"detail": "...", "errors": {"<param>": "<message>"}}`;
+unknown ids are 404; other methods 405 (DRF).
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import Video
+from search import intake, selectors
+from search.forms import PARAM_NAMES, InvalidParams, SearchParams, parse_params
+from search.models import Metric, Representation, Search
+from search.serializers import (
+    ErrorSerializer,
+    GenreSerializer,
+    JobSerializer,
+    SearchCreatedSerializer,
+    SearchRequestSerializer,
+    SimilarSerializer,
+    VideoDetailSerializer,
+    VideoSerializer,
+)
+
+POOLS = ("catalog", "queries")
+
+
+class BadRequest(APIException):
+    """400 with a message per parameter: {"detail": "...", "errors": {param: message}}."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, errors: dict[str, str], status_code: int | None = None):
+        if status_code is not None:
+            self.status_code = status_code
+        detail = "; ".join(f"{name}: {message}" for name, message in errors.items())
+        super().__init__({"detail": detail, "errors": errors})
+
+
+def _params(data) -> SearchParams:
+    try:
+        return parse_params(data)
+    except InvalidParams as exc:
+        raise BadRequest(exc.errors) from None
+
+
+def _bool_param(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise BadRequest({name: f"{name} must be true or false (got {raw[:40]!r})."})
+
+
+def _genre_param(request: Request):
+    raw = request.query_params.get("genre")
+    if raw is None or raw.strip() == "":
+        return None
+    genre = selectors.genre_by_slug_or_id(raw)
+    if genre is None:
+        raise BadRequest({"genre": f"genre {raw[:60]!r} is not a known genre slug or id."})
+    return genre
+
+
+REPRESENTATION_PARAM = OpenApiParameter(
+    "representation",
+    OpenApiTypes.STR,
+    enum=Representation.values,
+    description="What to compare: the learned code, audio features, visual features, or both. "
+    "`code` falls back to `both` (with a notice) while no model is active.",
+)
+METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=Metric.values)
+K_PARAM = OpenApiParameter("k", OpenApiTypes.INT, description="Number of matches, 1-100.")
+BOOST_PARAM = OpenApiParameter(
+    "boost",
+    OpenApiTypes.NUMBER,
+    description="Distance multiplier for matches of the query's genre, in (0, 1]; 1 turns it "
+    "off. Default: the admin's search settings.",
+)
+GENRE_PARAM = OpenApiParameter(
+    "genre", OpenApiTypes.STR, description="Curated genre, by slug (`hip-hop`) or id."
+)
+BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="A bad parameter (named in errors).")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List genres", description="The genres with their catalog size."),
+    retrieve=extend_schema(summary="One genre"),
+)
+class GenreViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = GenreSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.genres_with_counts()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List videos",
+        description="Catalog videos and query videos, newest first, paginated (limit/offset).",
+        parameters=[
+            GENRE_PARAM,
+            OpenApiParameter(
+                "is_query",
+                OpenApiTypes.BOOL,
+                description="true: user queries only; false: the catalog only.",
+            ),
+        ],
+        responses={200: VideoSerializer(many=True), 400: BAD_REQUEST},
+    ),
+    retrieve=extend_schema(
+        summary="One video", description="With track metadata and where each value came from."
+    ),
+)
+class VideoViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Video.objects.select_related("genre", "predicted_genre")
+
+    def get_serializer_class(self):
+        return VideoDetailSerializer if self.action == "retrieve" else VideoSerializer
+
+    def get_queryset(self):
+        videos = super().get_queryset()
+        if self.action == "list":
+            genre = _genre_param(self.request)
+            if genre is not None:
+                videos = videos.filter(genre=genre)
+            is_query = _bool_param(self.request, "is_query")
+            if is_query is not None:
+                videos = videos.filter(is_query=is_query)
+        return videos
+
+    @extend_schema(
+        summary="Similar videos",
+        description="The k most similar videos to this one, with a 0-1 score, the distance, "
+        "whether the genre matches, how much sound and picture contributed, and the "
+        "best-matching 10 s segment pairs. The video must be ready (else 409).",
+        parameters=[
+            REPRESENTATION_PARAM,
+            METRIC_PARAM,
+            K_PARAM,
+            BOOST_PARAM,
+            OpenApiParameter(
+                "pool",
+                OpenApiTypes.STR,
+                enum=list(POOLS),
+                description="catalog (default) or queries (earlier searches).",
+            ),
+            OpenApiParameter(
+                "genre", OpenApiTypes.STR, description="Only matches of this curated genre."
+            ),
+        ],
+        responses={
+            200: SimilarSerializer,
+            400: BAD_REQUEST,
+            404: OpenApiResponse(description="No such video."),
+            409: OpenApiResponse(ErrorSerializer, description="The video is not ready yet."),
+        },
+    )
+    @action(detail=True, methods=["get"], url_path="similar", url_name="similar")
+    def similar(self, request: Request, pk=None) -> Response:
+        video = self.get_object()
+        params = _params(request.query_params)
+        pool = (request.query_params.get("pool") or "catalog").strip().lower()
+        if pool not in POOLS:
+            raise BadRequest({"pool": f"pool must be one of {', '.join(POOLS)} (got {pool!r})."})
+        genre = _genre_param(request)
+        if not video.is_ready:
+            raise BadRequest(
+                {"video": f"video {video.pk} is not ready yet (status {video.status})."},
+                status_code=status.HTTP_409_CONFLICT,
+            )
+        from search.ranking import InvalidSearchParameter
+
+        try:
+            found = selectors.similar(video, params, pools=(pool,), genre=genre, pairs=3)
+        except InvalidSearchParameter as exc:
+            raise BadRequest({exc.param: exc.message}) from None
+        if found.error:
+            raise BadRequest({"representation": found.error}, status_code=409)
+        rows = found.catalog if pool == "catalog" else found.queries
+        data = {
+            "query": found.query,
+            "representation": found.params.representation,
+            "requested_representation": params.representation,
+            "metric": found.params.metric,
+            "k": found.params.k,
+            "boost": found.params.boost,
+            "pool": pool,
+            "notice": found.notice,
+            "matches": [
+                {
+                    "rank": row.rank,
+                    "score": row.score,
+                    "distance": row.distance,
+                    "boosted_distance": row.boosted_distance,
+                    "same_genre": row.same_genre,
+                    "contributions": {"audio": row.audio_share, "visual": row.visual_share},
+                    "segment_pairs": [
+                        {
+                            "query_index": p.query_index,
+                            "query_start": p.query_start,
+                            "match_index": p.match_index,
+                            "match_start": p.match_start,
+                            "distance": p.distance,
+                        }
+                        for p in row.segments
+                    ],
+                    "video": row.video,
+                }
+                for row in rows
+            ],
+        }
+        return Response(SimilarSerializer(data, context={"request": request}).data)
+
+
+def _job_url(search: Search) -> str:
+    return reverse("api-job", args=[search.pk])
+
+
+def _results_url(video: Video, search: Search) -> str:
+    params = SearchParams(search.representation, search.metric, search.k, search.boost)
+    return reverse("api-video-similar", args=[video.pk]) + "?" + params.querystring()
+
+
+class SearchCreateView(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Start a search",
+        description=(
+            "Submit a YouTube URL (JSON or form field `url`) or a file (multipart field `file`), "
+            "with optional search parameters. A new query is analysed in the background: the "
+            "answer is **202** with `Location`/`job_url` to poll. A query seen before (same "
+            "YouTube id or same file content) reuses the stored video: **200** when it is "
+            "already ready (results_url can be fetched at once), else 202."
+        ),
+        request={
+            "application/json": SearchRequestSerializer,
+            "multipart/form-data": SearchRequestSerializer,
+        },
+        responses={
+            200: SearchCreatedSerializer,
+            202: SearchCreatedSerializer,
+            400: BAD_REQUEST,
+            413: OpenApiResponse(ErrorSerializer, description="The upload is too large."),
+        },
+        examples=[
+            OpenApiExample(
+                "YouTube URL",
+                value={"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "k": 10},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if not hasattr(data, "get"):
+            raise BadRequest({"body": "the body must be a JSON object or a multipart form."})
+        url = data.get("url")
+        upload = request.FILES.get("file")
+        if url is not None and not isinstance(url, str):
+            raise BadRequest({"url": "url must be a string."})
+        url = (url or "").strip()
+        if url and upload:
+            raise BadRequest({"url": "give either url or file, not both."})
+        if not url and not upload:
+            raise BadRequest({"url": "give a YouTube url (JSON or form) or a file (multipart)."})
+        params = _params({key: _as_text(data.get(key)) for key in PARAM_NAMES})
+        try:
+            if upload:
+                found, search = intake.search_by_upload(upload, params)
+            else:
+                found, search = intake.search_by_url(url, params)
+        except intake.IntakeError as exc:
+            raise BadRequest({exc.field: exc.message}, status_code=exc.status) from None
+        video = found.video
+        job_url = _job_url(search)
+        body = {
+            "search_id": search.pk,
+            "video_id": video.pk,
+            "status": video.status,
+            "reused": found.reused,
+            "job_url": job_url,
+            "results_url": _results_url(video, search),
+            "video_url": reverse("api-video-detail", args=[video.pk]),
+        }
+        code = status.HTTP_200_OK if video.is_ready else status.HTTP_202_ACCEPTED
+        return Response(
+            SearchCreatedSerializer(body).data, status=code, headers={"Location": job_url}
+        )
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+class JobView(APIView):
+    @extend_schema(
+        summary="Progress of a search",
+        description="The stage and progress of the query video behind a search (the id is the "
+        "search id from POST /api/searches/). When `ready`, fetch `results_url`.",
+        responses={200: JobSerializer, 404: OpenApiResponse(description="No such search.")},
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        search = get_object_or_404(Search.objects.select_related("query_video"), pk=pk)
+        video = search.query_video
+        state = selectors.progress(video)
+        body = {
+            "id": search.pk,
+            "video_id": video.pk,
+            "status": state["status"],
+            "stage": state["stage"],
+            "detail": state["detail"],
+            "progress": {
+                "done": _int_or_none(state["done"]),
+                "total": _int_or_none(state["total"]),
+                "percent": state["percent"],
+            },
+            "job_status": state["job_status"],
+            "ready": state["ready"],
+            "failed": state["failed"],
+            "error": state["error"],
+            "results_url": _results_url(video, search),
+            "page_url": reverse("search:progress", args=[video.pk]),
+        }
+        return Response(JobSerializer(body).data)
+
+
+def _int_or_none(value):
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- self-contained API documentation (no CDN) -----------------------------------------------
+
+_SCHEMA_CACHE: dict = {}
+
+
+def _schema() -> dict:
+    if "schema" not in _SCHEMA_CACHE:
+        from drf_spectacular.generators import SchemaGenerator
+
+        _SCHEMA_CACHE["schema"] = SchemaGenerator().get_schema(request=None, public=True)
+    return _SCHEMA_CACHE["schema"]
+
+
+def _resolve(schema: dict, node: dict) -> dict:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if ref and ref.startswith("#/components/schemas/"):
+        return schema["components"]["schemas"].get(ref.rsplit("/", 1)[1], {})
+    return node or {}
+
+
+def _type_of(schema: dict, node: dict) -> str:
+    node = node or {}
+    if "$ref" in node:
+        return node["$ref"].rsplit("/", 1)[1]
+    if node.get("enum"):
+        return " | ".join(str(v) for v in node["enum"] if v not in (None, ""))
+    if node.get("type") == "array":
+        return f"array of {_type_of(schema, node.get('items') or {})}"
+    if "allOf" in node:
+        return " & ".join(_type_of(schema, n) for n in node["allOf"])
+    if "oneOf" in node:
+        return " | ".join(_type_of(schema, n) for n in node["oneOf"])
+    return node.get("type", "object") + (" or null" if node.get("nullable") else "")
+
+
+def docs(request):
+    """Our own API docs page, rendered from the OpenAPI schema on the server."""
+    schema = _schema()
+    endpoints = []
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            body = []
+            for content_type, content in (op.get("requestBody") or {}).get("content", {}).items():
+                fields = _resolve(schema, content.get("schema") or {})
+                body.append(
+                    {
+                        "content_type": content_type,
+                        "fields": [
+                            {
+                                "name": name,
+                                "type": _type_of(schema, spec),
+                                "description": spec.get("description", ""),
+                            }
+                            for name, spec in (fields.get("properties") or {}).items()
+                        ],
+                    }
+                )
+            endpoints.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": [
+                        {
+                            "name": p.get("name"),
+                            "in": p.get("in"),
+                            "required": p.get("required", False),
+                            "type": _type_of(schema, p.get("schema") or {}),
+                            "description": p.get("description", ""),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": body,
+                    "responses": [
+                        {
+                            "code": code,
+                            "description": resp.get("description", ""),
+                            "type": ", ".join(
+                                _type_of(schema, c.get("schema") or {})
+                                for c in (resp.get("content") or {}).values()
+                            ),
+                        }
+                        for code, resp in op.get("responses", {}).items()
+                    ],
+                }
+            )
+    components = [
+        {
+            "name": name,
+            "fields": [
+                {
+                    "name": field,
+                    "type": _type_of(schema, spec),
+                    "description": spec.get("description", ""),
+                    "read_only": spec.get("readOnly", False),
+                }
+                for field, spec in (component.get("properties") or {}).items()
+            ],
+        }
+        for name, component in sorted(schema.get("components", {}).get("schemas", {}).items())
+        if component.get("properties")
+    ]
+    return render(
+        request,
+        "search/api_docs.html",
+        {"info": schema.get("info", {}), "endpoints": endpoints, "components": components},
+    )

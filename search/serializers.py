@@ -1,0 +1,209 @@
+"""DRF serializers of the public API (read models and the documented request/response shapes)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.models import Genre, TrackMetadata, Video
+from search.forms import K_MAX, K_MIN
+from search.models import Metric, Representation
+
+
+class GenreRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Genre
+        fields = ["id", "name", "slug"]
+
+
+class GenreSerializer(serializers.ModelSerializer):
+    catalog_count = serializers.IntegerField(
+        read_only=True, help_text="Catalog videos with this curated genre."
+    )
+
+    class Meta:
+        model = Genre
+        fields = ["id", "name", "slug", "catalog_count"]
+
+
+class VideoSerializer(serializers.ModelSerializer):
+    genre = GenreRefSerializer(read_only=True, allow_null=True, help_text="Curated genre.")
+    predicted_genre = GenreRefSerializer(
+        read_only=True, allow_null=True, help_text="Genre predicted by the active model."
+    )
+    media_url = serializers.SerializerMethodField(help_text="The stored media file, if any.")
+    page_url = serializers.SerializerMethodField(help_text="The video's page on the site.")
+    api_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Video
+        fields = [
+            "id",
+            "title",
+            "artist",
+            "source",
+            "source_url",
+            "youtube_id",
+            "is_query",
+            "status",
+            "duration_seconds",
+            "has_audio",
+            "has_video",
+            "genre",
+            "predicted_genre",
+            "predicted_confidence",
+            "media_url",
+            "page_url",
+            "api_url",
+            "created_at",
+        ]
+
+    def get_media_url(self, obj: Video) -> str:
+        from search.selectors import media_url
+
+        return media_url(obj)
+
+    def get_page_url(self, obj: Video) -> str:
+        return reverse("search:video", args=[obj.pk])
+
+    def get_api_url(self, obj: Video) -> str:
+        return reverse("api-video-detail", args=[obj.pk])
+
+
+class TrackMetadataSerializer(serializers.ModelSerializer):
+    sources = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='Where each value came from, by field: "spotify", "analysis", "demo", "import".',
+    )
+
+    class Meta:
+        model = TrackMetadata
+        fields = [
+            "spotify_id",
+            "spotify_popularity",
+            "album",
+            "spotify_audio_features_available",
+            *TrackMetadata.AUDIO_FEATURE_FIELDS,
+            "sources",
+        ]
+
+
+class VideoDetailSerializer(VideoSerializer):
+    metadata = serializers.SerializerMethodField()
+    error = serializers.CharField(read_only=True, help_text="Why processing failed, if it did.")
+    segment_count = serializers.SerializerMethodField()
+    similar_url = serializers.SerializerMethodField()
+
+    class Meta(VideoSerializer.Meta):
+        fields = [*VideoSerializer.Meta.fields, "error", "segment_count", "metadata", "similar_url"]
+
+    @extend_schema_field(TrackMetadataSerializer(allow_null=True))
+    def get_metadata(self, obj: Video) -> dict | None:
+        try:
+            return TrackMetadataSerializer(obj.metadata).data
+        except TrackMetadata.DoesNotExist:
+            return None
+
+    def get_segment_count(self, obj: Video) -> int:
+        return obj.segments.count()
+
+    def get_similar_url(self, obj: Video) -> str:
+        return reverse("api-video-similar", args=[obj.pk])
+
+
+# --- similarity ------------------------------------------------------------------------------
+
+
+class SegmentPairSerializer(serializers.Serializer):
+    query_index = serializers.IntegerField()
+    query_start = serializers.FloatField(help_text="Seconds into the query.")
+    match_index = serializers.IntegerField()
+    match_start = serializers.FloatField(help_text="Seconds into the match.")
+    distance = serializers.FloatField()
+
+
+class ContributionsSerializer(serializers.Serializer):
+    audio = serializers.FloatField(allow_null=True, help_text="Share of the sound, 0-1.")
+    visual = serializers.FloatField(allow_null=True, help_text="Share of the picture, 0-1.")
+
+
+class MatchSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(help_text="Similarity 0-1 (1 = identical).")
+    distance = serializers.FloatField(help_text="Distance in the chosen representation/metric.")
+    boosted_distance = serializers.FloatField(help_text="Distance after the same-genre boost.")
+    same_genre = serializers.BooleanField()
+    contributions = ContributionsSerializer()
+    segment_pairs = SegmentPairSerializer(many=True, help_text="Best-matching 10 s segments.")
+    video = VideoSerializer()
+
+
+class SimilarSerializer(serializers.Serializer):
+    query = VideoSerializer()
+    representation = serializers.ChoiceField(
+        choices=Representation.choices, help_text="Used (after a fallback from code)."
+    )
+    requested_representation = serializers.CharField(help_text="As asked for.")
+    metric = serializers.ChoiceField(choices=Metric.choices)
+    k = serializers.IntegerField()
+    boost = serializers.FloatField()
+    pool = serializers.CharField()
+    notice = serializers.CharField(help_text="E.g. why the learned code was not used.")
+    matches = MatchSerializer(many=True)
+
+
+# --- searches and jobs -----------------------------------------------------------------------
+
+
+class SearchRequestSerializer(serializers.Serializer):
+    """Documented shape of POST /api/searches/ (validated by search.forms / search.intake)."""
+
+    url = serializers.CharField(required=False, help_text="A YouTube video URL.")
+    file = serializers.FileField(required=False, help_text="A video or audio file (multipart).")
+    representation = serializers.ChoiceField(choices=Representation.choices, required=False)
+    metric = serializers.ChoiceField(choices=Metric.choices, required=False)
+    k = serializers.IntegerField(required=False, min_value=K_MIN, max_value=K_MAX)
+    boost = serializers.FloatField(
+        required=False, help_text="Same-genre distance multiplier in (0, 1]; 1 = off."
+    )
+
+
+class SearchCreatedSerializer(serializers.Serializer):
+    search_id = serializers.IntegerField()
+    video_id = serializers.IntegerField(help_text="The query video.")
+    status = serializers.CharField(help_text="The query video's processing stage.")
+    reused = serializers.BooleanField(help_text="An existing video answered this query.")
+    job_url = serializers.CharField(help_text="Poll this for progress.")
+    results_url = serializers.CharField(help_text="Similar videos, once status is ready.")
+    video_url = serializers.CharField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField(allow_null=True, help_text="Segments done in this stage.")
+    total = serializers.IntegerField(allow_null=True)
+    percent = serializers.IntegerField(allow_null=True)
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The search id.")
+    video_id = serializers.IntegerField()
+    status = serializers.CharField(
+        help_text="pending, downloading, extracting, encoding, ready or failed."
+    )
+    stage = serializers.CharField(help_text="Human-readable stage.")
+    detail = serializers.CharField(help_text="What the running job reports.")
+    progress = ProgressSerializer()
+    job_status = serializers.CharField(allow_null=True, help_text="The RQ job's status.")
+    ready = serializers.BooleanField()
+    failed = serializers.BooleanField()
+    error = serializers.CharField(help_text="Why it failed (when status is failed).")
+    results_url = serializers.CharField()
+    page_url = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Message per bad parameter."
+    )

@@ -1,0 +1,1 @@
+"""Browser tests: real headless Chromium (Debian's package) driven by Playwright."""

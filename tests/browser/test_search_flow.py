@@ -1,0 +1,180 @@
+"""A user's search in a real headless Chromium: upload -> progress -> results -> play a segment.
+
+The site runs in pytest-django's live server (a thread of this process); the query's RQ jobs
+run in this test's thread in a real worker (burst mode) while the browser polls the progress
+page. The catalog is seeded directly (media files + segment features + materialised vectors),
+the query goes through the real pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+
+from catalog.models import Video, VideoSource, VideoStatus
+from features.models import AUDIO_DIM, VISUAL_DIM, Segment, VideoFeatures
+from tests.mediagen import make_video
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CLIP_SECONDS = 25.0  # three 10 s segments: 0, 10, 20
+CATALOG = [("Red hum", "color=c=red", 220.0), ("Pattern song", "testsrc2", 880.0)]
+
+
+@pytest.fixture
+def page():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page()
+            tab.set_default_timeout(20_000)
+            yield tab
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def site(live_server, monkeypatch):
+    """The live server, with our Range-capable media view answering /media/.
+
+    Django's live server serves MEDIA_URL itself with django.views.static.serve, which has no
+    Range support, so a <video> could not seek; let the request reach the site's own view.
+    """
+    from django.test.testcases import _MediaFilesHandler
+
+    from catalog.services import ensure_product_genres
+    from features.services import ensure_feature_definitions
+
+    monkeypatch.setattr(_MediaFilesHandler, "_should_handle", lambda self, path: False)
+    # Playwright's sync API keeps an event loop in this thread; our ORM calls here are still
+    # plain synchronous code between browser steps.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ensure_product_genres()  # a transactional test before us may have flushed them
+    ensure_feature_definitions()
+    return live_server
+
+
+def seed_catalog(folder: Path) -> list[Video]:
+    """Ready catalog videos with real media files and (random) segment features."""
+    from search.materialize import refit_and_materialize_all
+
+    media = Path(settings.MEDIA_ROOT, "videos")
+    media.mkdir(parents=True, exist_ok=True)
+    videos = []
+    rng = np.random.default_rng(7)
+    for i, (title, source, tone) in enumerate(CATALOG):
+        clip = make_video(folder / f"browser-cat-{i}.mp4", CLIP_SECONDS, video=source, tone_hz=tone)
+        name = f"{folder.name}-{clip.name}"
+        shutil.copy(clip, media / name)
+        video = Video.objects.create(
+            title=title,
+            source=VideoSource.LOCAL,
+            media=f"videos/{name}",
+            status=VideoStatus.READY,
+            duration_seconds=CLIP_SECONDS,
+            has_audio=True,
+            has_video=True,
+        )
+        audio = rng.random((3, AUDIO_DIM)).astype(np.float32)
+        visual = rng.random((3, VISUAL_DIM)).astype(np.float32)
+        Segment.objects.bulk_create(
+            Segment(
+                video=video,
+                index=s,
+                start_seconds=10.0 * s,
+                end_seconds=10.0 * (s + 1),
+                audio=audio[s],
+                visual=visual[s],
+            )
+            for s in range(3)
+        )
+        VideoFeatures.objects.create(
+            video=video, segment_count=3, audio_mean=audio.mean(0), visual_mean=visual.mean(0)
+        )
+        videos.append(video)
+    refit_and_materialize_all()
+    return videos
+
+
+def drain(run_jobs) -> None:
+    """Run queued jobs until the pipeline has nothing left (each stage queues the next)."""
+    from mvsite.queues import QUEUE_NAMES, get_queue
+
+    for _ in range(8):
+        run_jobs()
+        if not any(get_queue(name).count for name in QUEUE_NAMES):
+            return
+    raise AssertionError("jobs kept coming")
+
+
+PLAYER_AT = """(seconds) => {
+  const p = document.getElementById("player");
+  return !!p && p.readyState >= 1 && Math.abs(p.currentTime - seconds) < 1.5;
+}"""
+
+
+def search_flow(site_url: str, page, tmp_path: Path, process: Callable[[], None]) -> None:
+    catalog = seed_catalog(tmp_path)
+    query_clip = make_video(tmp_path / "my query.mp4", 21.0, video="testsrc2", tone_hz=660)
+
+    page.goto(site_url + "/")
+    page.set_input_files("#id_file", str(query_clip))
+    page.click("form.search-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/videos/\d+/progress/"))
+    assert page.locator("#progress [data-field=stage]").inner_text() in (
+        "Pending",
+        "Extracting features",
+        "Encoding",
+        "Ready",
+    )
+
+    process()  # the real worker runs the pipeline while the page polls
+    page.wait_for_url(re.compile(r"/videos/\d+/results/"), timeout=30_000)
+    assert "Most similar catalog videos" in page.content()
+    matches = page.locator("#catalog-matches li.match")
+    assert matches.count() == len(catalog)
+
+    links = page.locator("#catalog-matches a.segment-link")
+    assert links.count() > 0
+    starts = [int(links.nth(i).get_attribute("data-seek")) for i in range(links.count())]
+    pick = int(np.argmax(starts))
+    seconds = starts[pick]
+    links.nth(pick).click()
+    page.wait_for_url(re.compile(r"/videos/\d+/(\?t=\d+)?#player$"))
+    page.wait_for_function(PLAYER_AT, arg=seconds)  # <video src="...#t=N"> starts at N
+
+    # On the video page, a segment link seeks the player in place.
+    target = 10 if seconds != 10 else 20
+    page.click(f'.segment-list a[data-seek="{target}"]')
+    page.wait_for_function(PLAYER_AT, arg=target)
+
+
+@pytest.fixture
+def pipeline():
+    pytest.importorskip("features.jobs", reason="features.jobs.extract_video is not written yet")
+    pytest.importorskip("ml.jobs", reason="ml.jobs.encode_video is not written yet")
+
+
+def test_search_by_upload_and_play_a_matching_segment(pipeline, site, page, run_jobs, tmp_path):
+    search_flow(site.url, page, tmp_path, lambda: drain(run_jobs))
