@@ -56,6 +56,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
+        from ml.services import activate_and_reencode
+
         version = queryset.get()
-        version.activate()
-        self.message_user(request, f"{version} is now the active model.", messages.SUCCESS)
+        job_id = activate_and_reencode(version)
+        self.message_user(
+            request,
+            f"{version} is now the active model; re-encoding every video (job {job_id}).",
+            messages.SUCCESS,
+        )

@@ -166,6 +166,20 @@ def activate_version(version: ModelVersion, progress=None) -> EncodeSummary:
     return encode_catalog(version, progress=progress)
 
 
+def activate_and_reencode(version: ModelVersion) -> str:
+    """Activate a version now and queue re-encoding of every video with it (admin action).
+
+    Codes of different versions live in different spaces, so all of them are rewritten.
+    """
+    from features.models import VideoFeatures
+    from mvsite.queues import QUEUE_DEFAULT, enqueue_on_commit
+
+    with transaction.atomic():
+        version.activate()
+        ids = list(VideoFeatures.objects.order_by("video_id").values_list("video_id", flat=True))
+        return enqueue_on_commit(QUEUE_DEFAULT, "ml.jobs.encode_many", ids, job_timeout=3600)
+
+
 def request_encoding(video_ids: list[int]) -> int:
     """Queue encoding of these videos with the active model (admin action)."""
     from mvsite.queues import QUEUE_DEFAULT, enqueue_on_commit

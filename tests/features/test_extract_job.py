@@ -100,3 +100,10 @@ def test_extract_command_bad_arguments():
         call_command("extract", "--video", "999999")
     with pytest.raises(CommandError, match="--workers must be between 1 and 16"):
         call_command("extract", "--all", "--workers", "0")
+
+
+def test_extract_command_with_worker_processes(capsys):
+    videos = [_video_with_media(f"p{i}.mp4", lambda p: make_video(p, 6)) for i in range(3)]
+    call_command("extract", "--pending", "--workers", "2")
+    assert "extracted: 3 done, 0 failed" in capsys.readouterr().out
+    assert VideoFeatures.objects.filter(video__in=videos).count() == 3

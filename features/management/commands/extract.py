@@ -71,7 +71,8 @@ class Command(BaseCommand):
             return
         outcomes: Counter[str] = Counter()
         failures: list[tuple[int, str]] = []
-        connections.close_all()  # forked workers must open their own connections
+        if workers > 1:
+            connections.close_all()  # forked workers must open their own connections
         context = multiprocessing.get_context("fork")
         with (
             context.Pool(workers, initializer=connections.close_all)

@@ -1,0 +1,138 @@
+"""Training and encoding through the Django side: commands, jobs, the active model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from catalog import pipeline
+from catalog.models import Genre, Video, VideoStatus
+from features.models import Segment, VideoFeatures
+from ml.models import ModelVersion
+from search.models import VideoVector
+from tests.factories import VideoFactory
+
+
+def _synthetic_catalog(genres=("Blues", "Metal", "Jazz"), per_genre=6, seed=0) -> list[Video]:
+    """Videos with separable segment features: each genre shifts a different feature block."""
+    rng = np.random.default_rng(seed)
+    videos = []
+    for g, name in enumerate(genres):
+        genre = Genre.objects.get_or_create(name=name)[0]
+        for _ in range(per_genre):
+            video = VideoFactory(genre=genre, status=VideoStatus.READY)
+            n = int(rng.integers(3, 8))
+            matrix = rng.normal(size=(n, 422)).astype(np.float32)
+            matrix[:, g * 20 : g * 20 + 20] += 3.0
+            Segment.objects.bulk_create(
+                Segment(video=video, index=i, start_seconds=10 * i, end_seconds=10 * i + 10,
+                        audio=row[:68], visual=row[68:])
+                for i, row in enumerate(matrix)
+            )  # fmt: skip
+            VideoFeatures.objects.create(
+                video=video, segment_count=n, audio_mean=matrix[:, :68].mean(0),
+                visual_mean=matrix[:, 68:].mean(0),
+            )  # fmt: skip
+            videos.append(video)
+    return videos
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_train_command_registers_activates_and_encodes(capsys):
+    videos = _synthetic_catalog()
+    call_command("train", "--epochs", "25", "--activate", "--val-split", "0.34")
+    version = ModelVersion.objects.get()
+    assert version.is_active
+    assert set(version.genres) == {"Blues", "Metal", "Jazz"}
+    assert version.metrics["val_accuracy"] > 0.5  # chance is 1/3
+    assert "baseline_val_accuracy" in version.metrics
+    assert version.history and len(version.history["loss"]) == version.metrics["epochs_run"]
+    for relative in (version.model_path, version.history_plot_path, version.confusion_plot_path):
+        assert (Path(settings.MEDIA_ROOT) / relative).stat().st_size > 0
+    codes = dict(VideoVector.objects.values_list("video_id", "code"))
+    assert set(codes) == {v.pk for v in videos}
+    assert all(np.isfinite(np.asarray(c)).all() and len(c) == 40 for c in codes.values())
+    predicted = Video.objects.filter(predicted_genre__isnull=False).count()
+    assert predicted == len(videos)
+    assert "validation accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("genres", "per_genre", "message"),
+    [(("Blues",), 4, "2 genres"), (("Blues", "Metal"), 1, "Blues")],
+    ids=["one-genre", "one-video-per-genre"],
+)
+def test_train_refuses_unusable_sets_and_writes_nothing(genres, per_genre, message):
+    _synthetic_catalog(genres, per_genre)
+    before = set((Path(settings.MEDIA_ROOT) / "models").glob("*"))
+    with pytest.raises(CommandError, match=message):
+        call_command("train", "--epochs", "1")
+    assert not ModelVersion.objects.exists()
+    assert set((Path(settings.MEDIA_ROOT) / "models").glob("*")) == before
+
+
+@pytest.mark.django_db
+def test_train_command_bad_arguments():
+    with pytest.raises(CommandError, match="--epochs"):
+        call_command("train", "--epochs", "0")
+    with pytest.raises(CommandError, match="--val-split"):
+        call_command("train", "--val-split", "0.9")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_encode_stage_uses_active_model_and_admin_activation_reencodes(run_jobs, staff_client):
+    from ml.services import train_model
+
+    videos = _synthetic_catalog(per_genre=4)
+    first = train_model(epochs=3, activate=True, verbose=0)
+    second = train_model(epochs=3, activate=False, verbose=0, seed=7)
+    before = np.asarray(VideoVector.objects.get(video=videos[0]).code)
+
+    # A video reaching the encode stage gets a code from the active model, then is ready.
+    Video.objects.filter(pk=videos[1].pk).update(status=VideoStatus.EXTRACTING)
+    pipeline.advance(videos[1].pk, VideoStatus.EXTRACTING)
+    run_jobs()
+    assert Video.objects.get(pk=videos[1].pk).status == VideoStatus.READY
+
+    response = staff_client.post(
+        "/admin/ml/modelversion/",
+        {"action": "activate", "_selected_action": [second.pk]},
+        follow=True,
+    )
+    assert b"re-encoding every video" in response.content
+    run_jobs()
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.is_active, second.is_active) == (False, True)
+    after = np.asarray(VideoVector.objects.get(video=videos[0]).code)
+    assert not np.allclose(before, after), "codes were not rewritten by the new version"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_encode_stage_without_model_leaves_video_searchable(run_jobs):
+    video = _synthetic_catalog(per_genre=2)[0]
+    Video.objects.filter(pk=video.pk).update(status=VideoStatus.EXTRACTING)
+    pipeline.advance(video.pk, VideoStatus.EXTRACTING)
+    run_jobs()
+    video.refresh_from_db()
+    assert video.status == VideoStatus.READY and video.predicted_genre is None
+
+
+def test_model_is_loaded_once_per_process(tmp_path, monkeypatch):
+    from ml import inference
+
+    calls = []
+    monkeypatch.setattr(
+        inference.LoadedModel, "load", classmethod(lambda cls, *a: calls.append(a) or object())
+    )
+    inference.clear_cache()
+    paths = [tmp_path / "m.keras", tmp_path / "s.npz", tmp_path / "l.json"]
+    first = inference.load_cached(*paths)
+    assert inference.load_cached(*paths) is first
+    assert len(calls) == 1
+    inference.clear_cache()
