@@ -148,10 +148,11 @@ def main() -> int:
     run_parser.add_argument("--no-demo", action="store_true", help="don't build the demo catalog")
     test_parser = sub.add_parser("test", help="set up and run the whole test suite")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    # Everything after `test` goes to pytest untouched (argparse would read `-x` as its own).
+    if len(sys.argv) > 1 and sys.argv[1] == "test":
+        return cmd_test(sys.argv[2:])
     args = parser.parse_args()
-    if args.command == "run":
-        return cmd_run(args.host, args.port, args.no_demo)
-    return cmd_test(args.pytest_args)
+    return cmd_run(args.host, args.port, args.no_demo)
 
 
 if __name__ == "__main__":
