@@ -31,5 +31,9 @@ def extract_video(video_id: int) -> str:
     from search.materialize import materialize_video
 
     materialize_video(video_id)
+    from catalog.metadata import analyse_track
+
+    # Fills tempo/energy/loudness/danceability where Spotify gave none (source "analysis").
+    analyse_track(video_id)
     pipeline.advance(video_id, VideoStatus.EXTRACTING)
     return f"{len(result.segments)} segments"

@@ -29,6 +29,9 @@ def _extract_one(video_id: int) -> tuple[int, str, str]:
         pipeline.mark_failed(video_id, f"{type(exc).__name__}: {exc}")
         return video_id, "failed", f"{type(exc).__name__}: {exc}"
     materialize_video(video_id)
+    from catalog.metadata import analyse_track
+
+    analyse_track(video_id)
     pipeline.advance(video_id, VideoStatus.EXTRACTING)
     return video_id, "done", f"{len(result.segments)} segments"
 
