@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
-from catalog import pipeline
-from catalog.models import VideoStatus
-from features.media import MediaError
-from features.services import NoMediaFile, extract_video_features
+from features.services import run_extraction_stage
 from mvsite.queues import set_progress
-
-logger = logging.getLogger(__name__)
 
 
 def extract_video(video_id: int) -> str:
@@ -21,19 +14,7 @@ def extract_video(video_id: int) -> str:
     propagate so RQ retries the job with backoff.
     """
     set_progress(0, 0, "extracting")
-    try:
-        result = extract_video_features(
-            video_id, progress=lambda done, total: set_progress(done, total, "extracting")
-        )
-    except (MediaError, NoMediaFile) as exc:
-        pipeline.mark_failed(video_id, f"Could not analyse the media: {exc}")
-        return f"failed: {exc}"
-    from search.materialize import materialize_video
-
-    materialize_video(video_id)
-    from catalog.metadata import analyse_track
-
-    # Fills tempo/energy/loudness/danceability where Spotify gave none (source "analysis").
-    analyse_track(video_id)
-    pipeline.advance(video_id, VideoStatus.EXTRACTING)
-    return f"{len(result.segments)} segments"
+    result = run_extraction_stage(
+        video_id, progress=lambda done, total: set_progress(done, total, "extracting")
+    )
+    return "failed" if result is None else f"{len(result.segments)} segments"

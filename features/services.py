@@ -101,6 +101,28 @@ def extract_video_features(video_id: int, progress: Callable[[int, int], None] |
     return result
 
 
+def run_extraction_stage(video_id: int, progress: Callable[[int, int], None] | None = None):
+    """The whole extraction stage: features, searchable vectors, track descriptors, and the
+    next pipeline stage queued. Bad media marks the video failed (no partial rows) and
+    returns None; other errors propagate (RQ retries them)."""
+    from catalog import pipeline
+    from catalog.metadata import analyse_track
+    from catalog.models import VideoStatus
+    from features.media import MediaError
+    from search.materialize import materialize_video
+
+    try:
+        result = extract_video_features(video_id, progress=progress)
+    except (MediaError, NoMediaFile) as exc:
+        pipeline.mark_failed(video_id, f"Could not analyse the media: {exc}")
+        return None
+    materialize_video(video_id)
+    # Fills tempo/energy/loudness/danceability where Spotify gave none (source "analysis").
+    analyse_track(video_id)
+    pipeline.advance(video_id, VideoStatus.EXTRACTING)
+    return result
+
+
 def store_extraction(video_id: int, result, seconds: float | None = None):
     """Replace the video's segments and aggregates in one transaction."""
     from catalog.models import Video

@@ -9,30 +9,22 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from tqdm import tqdm
 
+from catalog import pipeline
 from catalog.models import Video, VideoStatus
 
 
 def _extract_one(video_id: int) -> tuple[int, str, str]:
-    """Runs in a worker process: extract, materialise, advance. Returns (id, outcome, detail)."""
-    from catalog import pipeline
-    from features.media import MediaError
-    from features.services import NoMediaFile, extract_video_features
-    from search.materialize import materialize_video
+    """Runs in a worker process: the whole extraction stage. Returns (id, outcome, detail)."""
+    from features.services import run_extraction_stage
 
     Video.objects.filter(pk=video_id).update(status=VideoStatus.EXTRACTING, error="")
     try:
-        result = extract_video_features(video_id)
-    except (MediaError, NoMediaFile) as exc:
-        pipeline.mark_failed(video_id, f"Could not analyse the media: {exc}")
-        return video_id, "failed", str(exc)
-    except Exception as exc:  # report and go on with the other videos
+        result = run_extraction_stage(video_id)
+    except Exception as exc:  # report it and go on with the other videos
         pipeline.mark_failed(video_id, f"{type(exc).__name__}: {exc}")
         return video_id, "failed", f"{type(exc).__name__}: {exc}"
-    materialize_video(video_id)
-    from catalog.metadata import analyse_track
-
-    analyse_track(video_id)
-    pipeline.advance(video_id, VideoStatus.EXTRACTING)
+    if result is None:
+        return video_id, "failed", Video.objects.get(pk=video_id).error
     return video_id, "done", f"{len(result.segments)} segments"
 
 
