@@ -13,7 +13,7 @@ SERVICES = COMPOSE["services"]
 
 
 def _settings_env_names() -> set[str]:
-    source = (ROOT / "mvsite" / "env.py").read_text() + (ROOT / "mvsite" / "settings.py").read_text()
+    source = "".join((ROOT / "mvsite" / name).read_text() for name in ("env.py", "settings.py"))
     return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
 
 
