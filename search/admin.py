@@ -1,18 +1,97 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from search.models import Search, SearchSettings, VideoVector
+from mvsite.queues import QUEUE_DEFAULT
+from search.materialize import schedule_rematerialization
+from search.models import (
+    FeatureStats,
+    Materialization,
+    Search,
+    SearchSettings,
+    VideoVector,
+)
+
+MODALITY_WEIGHT_FIELDS = ("audio_weight", "visual_weight")
+
+
+def rq_job_url(job_id: str, queue_name: str = QUEUE_DEFAULT) -> str:
+    """The django-rq admin page of a job ('' if the dashboard is not installed)."""
+    from django_rq.settings import get_queues_map
+
+    try:
+        return reverse("admin:django_rq_job_detail", args=[get_queues_map()[queue_name], job_id])
+    except (KeyError, NoReverseMatch):
+        return ""
+
+
+def _job_link(run: Materialization) -> SafeString | str:
+    url = rq_job_url(run.job_id) if run.job_id else ""
+    return format_html('<a href="{}">{}</a>', url, run.job_id) if url else run.job_id
+
+
+def request_rematerialization(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, reason: str
+) -> Materialization:
+    """Schedule one re-materialisation per admin request (a changelist POST may save many
+    weights) and tell the editor which job does it."""
+    run = getattr(request, "_mvsim_rematerialization", None)
+    if run is None:
+        run = schedule_rematerialization(reason)
+        request._mvsim_rematerialization = run
+        modeladmin.message_user(
+            request,
+            format_html(
+                "Weights changed: the search vectors are re-materialised in background job {} "
+                "(searches use the previous vectors until it finishes).",
+                _job_link(run),
+            ),
+            messages.INFO,
+        )
+    return run
 
 
 @admin.register(SearchSettings)
 class SearchSettingsAdmin(admin.ModelAdmin):
     list_display = ["__str__", "k", "genre_boost", "ef_search", "audio_weight", "visual_weight"]
+    readonly_fields = ["materialization_state"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not SearchSettings.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def save_model(self, request: HttpRequest, obj: SearchSettings, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = [name for name in MODALITY_WEIGHT_FIELDS if name in form.changed_data]
+        if changed:
+            request_rematerialization(self, request, f"search settings: {', '.join(changed)}")
+
+    @admin.display(description="Search vectors")
+    def materialization_state(self, obj: SearchSettings) -> SafeString | str:
+        stats = FeatureStats.objects.filter(pk=1).first()
+        fitted = (
+            f"statistics fitted {stats.fitted_at:%Y-%m-%d %H:%M} UTC on {stats.n_videos} "
+            "catalog videos"
+            if stats
+            else "not materialised yet"
+        )
+        run = Materialization.objects.first()
+        if run is None:
+            return fitted
+        when = run.finished_at or run.started_at or run.created_at
+        return format_html(
+            "{}; last re-materialisation: {} at {} UTC ({} vectors), job {}{}",
+            fitted,
+            run.get_status_display(),
+            f"{when:%Y-%m-%d %H:%M}",
+            "-" if run.n_vectors is None else run.n_vectors,
+            _job_link(run),
+            f" — {run.error}" if run.error else "",
+        )
 
 
 @admin.register(Search)
@@ -35,3 +114,32 @@ class VideoVectorAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="code")
     def has_code(self, obj: VideoVector) -> bool:
         return obj.code is not None
+
+
+@admin.register(FeatureStats)
+class FeatureStatsAdmin(admin.ModelAdmin):
+    """Read-only: written by search.materialize."""
+
+    list_display = ["__str__", "n_with_audio", "n_with_visual", "fitted_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Materialization)
+class MaterializationAdmin(admin.ModelAdmin):
+    list_display = ["id", "reason", "status", "n_vectors", "created_at", "finished_at", "job"]
+    list_filter = ["status"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="job")
+    def job(self, obj: Materialization) -> SafeString | str:
+        return _job_link(obj)

@@ -132,3 +132,63 @@ class Search(models.Model):
 
     def __str__(self) -> str:
         return f"Search {self.pk}: {self.query_video} ({self.representation}, {self.metric})"
+
+
+class FeatureStats(models.Model):
+    """Singleton (pk=1): the standardisation statistics and weights of the current generation.
+
+    The searchable feature vectors are ``(raw - mean) / std x multiplier`` (see
+    search.materialize); keeping the weights that were used here means a video materialised
+    later (a new upload, a query) lands in the same space as the rest of the catalog even if
+    someone edited a weight and the re-materialisation job has not run yet.
+    """
+
+    mean = VectorField(dimensions=BOTH_DIM)
+    std = VectorField(dimensions=BOTH_DIM, help_text="Population std; 1 where a feature is flat.")
+    feature_weights = VectorField(
+        dimensions=BOTH_DIM, help_text="FeatureDefinition.weight by position, as materialised."
+    )
+    audio_weight = models.FloatField(default=1.0)
+    visual_weight = models.FloatField(default=1.0)
+    n_videos = models.PositiveIntegerField(default=0, help_text="Catalog videos fitted.")
+    n_with_audio = models.PositiveIntegerField(default=0)
+    n_with_visual = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "feature statistics"
+
+    def __str__(self) -> str:
+        return f"Feature statistics ({self.n_videos} videos)"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
+class MaterializationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Materialization(models.Model):
+    """One (re-)materialisation of every searchable feature vector, e.g. after a weight edit."""
+
+    reason = models.CharField(max_length=200, blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=8, choices=MaterializationStatus.choices, default=MaterializationStatus.QUEUED
+    )
+    n_vectors = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Materialisation {self.pk} ({self.status})"

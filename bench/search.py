@@ -1,0 +1,705 @@
+"""Benchmark: k-NN search at 1k / 100k / 1M videos on the real schema, and the old approach.
+
+Run: ``.venv/bin/python bench/search.py [--sizes 100000,1000000] [--quick] [--keep]``
+
+Everything happens in a separate database, ``mvsim_bench``, on the embedded server (never the
+dev database): migrations create the real tables, synthetic catalogs are loaded by binary
+COPY, the HNSW indexes are built (timed), then for ``code`` (40-d) and ``both`` (422-d):
+
+- p50/p95 latency of k=10 through ``search.ranking.find_similar`` with a vector query (the
+  ORM path: settings, transaction + SET LOCAL, the k-NN query, fetching the videos);
+- recall@10 of that (HNSW) path against exact NumPy search over the same stored vectors;
+- at 100k, ``GET /api/videos/{id}/similar/`` through Django's test client (with its
+  explanations, so the query and match videos get segments);
+- at 1k, the original project's approach as a baseline: one row per segment per feature
+  value and a SQL join computing the weighted Euclidean distance, aggregated per video.
+
+Synthetic vectors are low-rank and clustered like real ones: 10 genre clusters in a 20-d
+latent space, a random projection to 40 / 422 dimensions, plus noise. The database is
+dropped at the end unless ``--keep``. Prints a Markdown table (also bench/out/search.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "mvsim_bench"
+# Before Django reads its settings: the bench database, and no per-query logging.
+os.environ["MVSIM_DB_NAME"] = BENCH_DB
+os.environ["DEBUG"] = "0"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvsite.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+from catalog.models import Genre, Video  # noqa: E402
+from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM  # noqa: E402
+from mvsite import services  # noqa: E402
+from search.explain import explain_many  # noqa: E402
+from search.models import CODE_DIM, FeatureStats, SearchSettings  # noqa: E402
+from search.ranking import find_similar, nearest_rows  # noqa: E402
+
+K = 10
+LATENT = 20
+CLUSTERS = 10
+SEGMENTS_PER_VIDEO = 18  # a 3-minute video in 10 s segments
+BOTH_1M_BUDGET_S = 15 * 60  # build 'both' at 1M only if the estimate stays under this
+
+
+@dataclass
+class Row:
+    catalog: str
+    what: str
+    metric: str
+    build: str = ""
+    p50: float | None = None
+    p95: float | None = None
+    recall: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+ROWS: list[Row] = []
+LAST_CPU = [0.0]  # median Python CPU ms of the last measurement (the machine is shared)
+LAST_KNN = [0.0]  # median ms of the k-NN ORM query alone, last measurement
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def fmt_size(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k" if n >= 1000 else str(n)
+
+
+# --------------------------------------------------------------------------- database
+
+
+def raw_connection(dbname: str = BENCH_DB) -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    return psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=dbname, autocommit=True
+    )
+
+
+def prepare_database() -> None:
+    assert settings.DATABASES["default"]["NAME"] == BENCH_DB, "refusing to touch another DB"
+    services.postgres_up()  # idempotent; creates mvsim_bench
+    call_command("migrate", verbosity=0)
+
+
+def drop_database() -> None:
+    connections.close_all()
+    with raw_connection("postgres") as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def sql(statement: str, params: list | None = None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+        return cursor.fetchall() if cursor.description else []
+
+
+HNSW = {  # (column, opclass) -> index name, as in search/models.py
+    (col, ops): f"vv_{col}_{suffix}_hnsw"
+    for col in ("audio", "visual", "both", "code")
+    for ops, suffix in (("vector_l2_ops", "l2"), ("vector_cosine_ops", "cos"))
+}
+OPCLASS = {"cosine": "vector_cosine_ops", "euclidean": "vector_l2_ops"}
+
+
+def drop_hnsw_indexes() -> None:
+    for name in HNSW.values():
+        sql(f"DROP INDEX IF EXISTS {name}")
+
+
+def build_index(column: str, metric: str) -> float:
+    name = HNSW[(column, OPCLASS[metric])]
+    sql("SET maintenance_work_mem = '3GB'")
+    sql("SET max_parallel_maintenance_workers = 1")  # 2 cores: leader + 1 worker
+    started = time.perf_counter()
+    sql(
+        f'CREATE INDEX {name} ON search_videovector USING hnsw ("{column}" {OPCLASS[metric]}) '
+        "WITH (m = 16, ef_construction = 64)"
+    )
+    return time.perf_counter() - started
+
+
+def restore_indexes() -> None:
+    """Put back every index the migrations define (for --keep), on whatever is loaded."""
+    for (column, ops), name in HNSW.items():
+        sql(
+            f"CREATE INDEX IF NOT EXISTS {name} ON search_videovector "
+            f'USING hnsw ("{column}" {ops}) '
+            "WITH (m = 16, ef_construction = 64)"
+        )
+
+
+# --------------------------------------------------------------------------- data
+
+
+class Generator:
+    """Clustered low-rank vectors: latent = centre[genre] + N(0, 1); x = latent P + noise.
+
+    ``spread`` scales the genre centres: 0.5 makes genres overlap like real ones (a
+    nearest-centroid classifier on the latent gets ~70%, about what genre classifiers reach
+    on music); 1.5 gives near-perfectly separated clusters (99.9%), a harder case for HNSW.
+    """
+
+    def __init__(self, spread: float = 0.5, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.centres = rng.normal(0, spread, (CLUSTERS, LATENT))
+        self.proj = {
+            "code": rng.normal(size=(LATENT, CODE_DIM)) / np.sqrt(LATENT),
+            "both": rng.normal(size=(LATENT, BOTH_DIM)) / np.sqrt(LATENT),
+        }
+        self.noise = {"code": 0.35, "both": 0.5}
+
+    def latent(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        genre = rng.integers(0, CLUSTERS, n)
+        return self.centres[genre] + rng.normal(size=(n, LATENT)), genre
+
+    def project(self, latent: np.ndarray, column: str, rng: np.random.Generator) -> np.ndarray:
+        out = latent @ self.proj[column]
+        out += rng.normal(size=out.shape) * self.noise[column]
+        return out.astype(np.float32)
+
+
+def binary_copy_payload(columns: list[tuple[str, np.ndarray]]) -> bytes:
+    """PGCOPY binary rows built with NumPy, no per-row Python. A 1-d int64 column is sent as
+    8 bytes (bigint, or timestamptz = microseconds since 2000-01-01); a 2-d float32 column as
+    a pgvector (uint16 dim, uint16 unused, big-endian float32s)."""
+    n = len(columns[0][1])
+    fields = [("nfields", ">i2")]
+    for name, values in columns:
+        fields.append((f"{name}_len", ">i4"))
+        if values.ndim == 1:
+            fields.append((name, ">i8"))
+        else:
+            fields += [(f"{name}_dim", ">u2"), (f"{name}_unused", ">u2")]
+            fields.append((name, ">f4", (values.shape[1],)))
+    rows = np.zeros(n, dtype=np.dtype(fields))
+    rows["nfields"] = len(columns)
+    for name, values in columns:
+        if values.ndim == 1:
+            rows[f"{name}_len"] = 8
+        else:
+            rows[f"{name}_len"] = 4 + 4 * values.shape[1]
+            rows[f"{name}_dim"] = values.shape[1]
+        rows[name] = values
+    return rows.tobytes()
+
+
+def pg_now(n: int) -> np.ndarray:
+    """n copies of now() as timestamptz binary values."""
+    delta = datetime.now(UTC) - datetime(2000, 1, 1, tzinfo=UTC)
+    return np.full(n, int(delta.total_seconds() * 1e6), dtype=np.int64)
+
+
+PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+PGCOPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+
+def video_rows_text(ids: np.ndarray, genres: np.ndarray, genre_ids: list[int]) -> str:
+    """catalog_video rows as COPY text, for whatever columns the current schema has."""
+    now = datetime.now(UTC).isoformat()
+    cols = sql(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'catalog_video' ORDER BY ordinal_position"
+    )
+    rng = np.random.default_rng(int(ids[0]))
+    predicted = np.where(rng.random(len(ids)) < 0.8, genres, rng.integers(0, CLUSTERS, len(ids)))
+    known = {
+        "title": lambda i, g, p: f"Synthetic song {i}",
+        "artist": lambda i, g, p: f"Artist {i % 5000}",
+        "source": lambda i, g, p: "demo",
+        "status": lambda i, g, p: "ready",
+        "is_query": lambda i, g, p: "f",
+        "has_audio": lambda i, g, p: "t",
+        "has_video": lambda i, g, p: "t",
+        "duration_seconds": lambda i, g, p: "180",
+        "genre_id": lambda i, g, p: str(genre_ids[g]),
+        "predicted_genre_id": lambda i, g, p: str(genre_ids[p]),
+        "predicted_confidence": lambda i, g, p: "0.8",
+        "created_at": lambda i, g, p: now,
+        "updated_at": lambda i, g, p: now,
+    }
+    makers = []
+    names = []
+    for name, data_type, nullable in cols:
+        names.append(name)
+        if name == "id":
+            makers.append(lambda i, g, p: str(i))
+        elif name in known:
+            makers.append(known[name])
+        elif nullable == "YES":
+            makers.append(lambda i, g, p: r"\N")
+        elif data_type in ("text", "character varying"):
+            makers.append(lambda i, g, p: "")
+        elif data_type == "boolean":
+            makers.append(lambda i, g, p: "f")
+        elif data_type.startswith("timestamp"):
+            makers.append(lambda i, g, p: now)
+        elif data_type in ("integer", "bigint", "smallint", "double precision", "real"):
+            makers.append(lambda i, g, p: "0")
+        else:
+            raise SystemExit(f"catalog_video.{name} ({data_type}) needs a value in the bench")
+    lines = (
+        "\t".join(make(int(i), int(g), int(p)) for make in makers)
+        for i, g, p in zip(ids, genres, predicted, strict=True)
+    )
+    return ",".join(names) + "\n" + "\n".join(lines) + "\n"
+
+
+def load_catalog(
+    n: int, gen: Generator, with_both: bool, chunk: int = 100_000
+) -> dict[str, np.ndarray]:
+    """COPY n videos and their vectors; returns the stored vectors (for exact search)."""
+    sql("TRUNCATE catalog_video RESTART IDENTITY CASCADE")
+    drop_hnsw_indexes()
+    for i in range(CLUSTERS - Genre.objects.count()):
+        Genre.objects.create(name=f"Bench genre {i}")
+    genre_ids = list(Genre.objects.order_by("id").values_list("id", flat=True)[:CLUSTERS])
+    rng = np.random.default_rng(n)
+    kept: dict[str, list[np.ndarray]] = {"code": [], "both": []}
+    started = time.perf_counter()
+    with raw_connection() as conn:
+        for first in range(0, n, chunk):
+            ids = np.arange(first + 1, min(n, first + chunk) + 1, dtype=np.int64)
+            latent, genres = gen.latent(len(ids), rng)
+            text = video_rows_text(ids, genres, genre_ids)
+            header, body = text.split("\n", 1)
+            with conn.cursor().copy(f"COPY catalog_video ({header}) FROM STDIN") as copy:
+                copy.write(body)
+            vectors = [("code", gen.project(latent, "code", rng))]
+            if with_both:
+                vectors.append(("both", gen.project(latent, "both", rng)))
+            for name, values in vectors:
+                kept[name].append(values)
+            columns = [("video_id", ids), *vectors, ("updated_at", pg_now(len(ids)))]
+            names = ", ".join(f'"{name}"' for name, _ in columns)  # "both" is a keyword
+            with conn.cursor().copy(
+                f"COPY search_videovector ({names}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.write(PGCOPY_HEADER + binary_copy_payload(columns) + PGCOPY_TRAILER)
+        conn.execute("SELECT setval(pg_get_serial_sequence('catalog_video', 'id'), %s)", [n])
+    sql("ANALYZE catalog_video")
+    sql("ANALYZE search_videovector")
+    log(f"loaded {n:,} videos by COPY in {time.perf_counter() - started:.1f} s")
+    return {name: np.vstack(parts) for name, parts in kept.items() if parts}
+
+
+def load_segments(video_ids: list[int], rng: np.random.Generator) -> None:
+    """18 segments per video (for the API's explanations), by binary COPY."""
+    n = len(video_ids) * SEGMENTS_PER_VIDEO
+    ids = np.repeat(np.asarray(video_ids, dtype=np.int64), SEGMENTS_PER_VIDEO)
+    index = np.tile(np.arange(SEGMENTS_PER_VIDEO, dtype=np.int64), len(video_ids))
+    payload = binary_copy_payload(
+        [
+            ("video_id", ids),
+            ("idx", index),
+            ("audio", rng.normal(size=(n, AUDIO_DIM)).astype(np.float32)),
+            ("visual", rng.normal(size=(n, VISUAL_DIM)).astype(np.float32)),
+        ]
+    )
+    sql("TRUNCATE features_segment")
+    with raw_connection() as conn:
+        # start/end come from the index; `index` is an integer column, COPY wants int8 here.
+        conn.execute(
+            "CREATE TEMP TABLE seg_in (video_id bigint, idx bigint, audio vector(68), "
+            "visual vector(354))"
+        )
+        with conn.cursor().copy("COPY seg_in FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(PGCOPY_HEADER + payload + PGCOPY_TRAILER)
+        conn.execute(
+            'INSERT INTO features_segment (video_id, "index", start_seconds, end_seconds, '
+            "audio, visual) SELECT video_id, idx, idx * 10.0, idx * 10.0 + 10, audio, visual "
+            "FROM seg_in"
+        )
+    sql("ANALYZE features_segment")
+
+
+def identity_generation() -> None:
+    """The bench vectors are generated in search space: stats mean 0, std 1, weights 1."""
+    FeatureStats(
+        mean=np.zeros(BOTH_DIM),
+        std=np.ones(BOTH_DIM),
+        feature_weights=np.ones(BOTH_DIM),
+        n_videos=0,
+        fitted_at=datetime.now(UTC),
+    ).save()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def exact_top_k(matrix: np.ndarray, queries: np.ndarray, metric: str) -> list[list[int]]:
+    """Exact top-k video ids (ids are row + 1) with NumPy, in chunks."""
+    out = []
+    if metric == "cosine":
+        m = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    for q in queries:
+        if metric == "cosine":
+            d = 1 - m @ (q / np.linalg.norm(q))
+        else:
+            d = ((matrix - q) ** 2).sum(axis=1)
+        top = np.argpartition(d, K)[:K]
+        out.append([int(i) + 1 for i in top[np.argsort(d[top])]])
+    return out
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    p95 = samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
+    return statistics.median(samples), p95
+
+
+def measure_orm(
+    column: str, metric: str, queries: np.ndarray, stored: np.ndarray | None
+) -> tuple[float, float, float | None]:
+    for q in queries[:20]:  # warm the caches
+        find_similar(q, representation=column, metric=metric, k=K)
+    times, cpu, found = [], [], []
+    for q in queries:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        matches = find_similar(q, representation=column, metric=metric, k=K)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        found.append([m.video.pk for m in matches])
+    p50, p95 = percentiles(times)
+    LAST_CPU[0] = statistics.median(cpu)
+    # The k-NN ORM query alone (what find_similar adds: settings, re-ranking, loading videos).
+    pool = K * SearchSettings.load().candidate_pool_factor
+    ef = SearchSettings.load().ef_search
+    knn = []
+    for q in queries:
+        started = time.perf_counter()
+        nearest_rows(q, representation=column, metric=metric, limit=pool, ef_search=ef)
+        knn.append((time.perf_counter() - started) * 1000)
+    LAST_KNN[0] = statistics.median(knn)
+    recall = None
+    if stored is not None:
+        truth = exact_top_k(stored, queries, metric)
+        recall = float(
+            np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth, strict=True)])
+        )
+    return p50, p95, recall
+
+
+def uses_index(column: str, metric: str, query: np.ndarray) -> bool:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation=column, metric=metric, k=K)
+    operator = "<=>" if metric == "cosine" else "<->"
+    knn = next(q["sql"] for q in captured.captured_queries if operator in q["sql"])
+    plan = "\n".join(row[0] for row in sql("EXPLAIN " + knn))
+    return HNSW[(column, OPCLASS[metric])] in plan
+
+
+def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> None:
+    from django.test import Client
+
+    try:
+        from django.urls import reverse
+
+        reverse("api-video-similar", args=[1])
+        note = "search.api view (DRF), with explanations (3 segment pairs per match)"
+    except Exception:  # the API view is not there: a plain JSON view over find_similar
+        note = None
+    if note is None:
+        ROWS.append(Row(size, "API /api/videos/{id}/similar/", "-", notes=["not importable"]))
+        return
+    identity_generation()
+    # Segments for the query videos and everything they return (finding those first), so
+    # each explanation has 18 x 18 segment pairs to compare, as in production.
+    involved = set(query_ids)
+    for column in ("code", "both"):
+        for pk in query_ids:
+            video = Video.objects.get(pk=pk)
+            involved |= {
+                m.video.pk for m in find_similar(video, representation=column, metric="cosine", k=K)
+            }
+    load_segments(sorted(involved), rng)
+    client = Client()
+    for column in ("code", "both"):
+        urls = [
+            f"/api/videos/{pk}/similar/?representation={column}&metric=cosine&k={K}"
+            for pk in query_ids
+        ]
+        for url in urls[:10]:
+            response = client.get(url)
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: HTTP {response.status_code} {response.content[:300]}")
+        times, cpu = [], []
+        for url in urls:
+            started, started_cpu = time.perf_counter(), time.process_time()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+            assert response.status_code == 200
+        p50, p95 = percentiles(times)
+        matches = len(response.json()["matches"])
+        ROWS.append(
+            Row(
+                size,
+                f"API GET /api/videos/{{id}}/similar/ ({column})",
+                "cosine",
+                p50=p50,
+                p95=p95,
+                notes=[
+                    f"{note}; {len(urls)} videos; {matches} matches; "
+                    f"client CPU p50 {statistics.median(cpu):.1f} ms"
+                ],
+            )
+        )
+        log(f"API {column}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        # The same work with the explanations batched (search.explain.explain_many).
+        videos = Video.objects.in_bulk(query_ids)
+        times = []
+        for pk in query_ids:
+            started = time.perf_counter()
+            matches = find_similar(videos[pk], representation=column, metric="cosine", k=K)
+            explain_many(videos[pk], [m.video for m in matches], column, "cosine")
+            times.append((time.perf_counter() - started) * 1000)
+        p50, p95 = percentiles(times)
+        ROWS.append(
+            Row(
+                size,
+                f"find_similar + explain_many, Video query ({column})",
+                "cosine",
+                p50=p50,
+                p95=p95,
+                notes=["what the API costs with its 10 explanations batched in 3 queries"],
+            )
+        )
+
+
+def run_baseline(n_videos: int, reps: int) -> float:
+    """The original project's schema: one row per (video, segment, feature) value."""
+    sql("DROP TABLE IF EXISTS baseline_values, baseline_weights")
+    sql(
+        "CREATE UNLOGGED TABLE baseline_values (video_id int, segment_index smallint, "
+        "feature_id smallint, value real)"
+    )
+    sql("CREATE TABLE baseline_weights (feature_id smallint PRIMARY KEY, weight real)")
+    started = time.perf_counter()
+    with raw_connection() as conn:
+        with conn.cursor().copy("COPY baseline_weights FROM STDIN") as copy:
+            copy.write("".join(f"{f}\t1.0\n" for f in range(BOTH_DIM)))
+        rng = np.random.default_rng(1)
+        for first in range(0, n_videos, 100):
+            videos = range(first + 1, min(n_videos, first + 100) + 1)
+            block = io.StringIO()
+            values = rng.normal(size=(len(videos), SEGMENTS_PER_VIDEO, BOTH_DIM))
+            for vi, video in enumerate(videos):
+                for s in range(SEGMENTS_PER_VIDEO):
+                    block.write(
+                        "".join(
+                            f"{video}\t{s}\t{f}\t{v:.5f}\n"
+                            for f, v in enumerate(values[vi, s].tolist())
+                        )
+                    )
+            with conn.cursor().copy("COPY baseline_values FROM STDIN") as copy:
+                copy.write(block.getvalue())
+    sql("CREATE INDEX ON baseline_values (video_id)")
+    sql("ANALYZE baseline_values")
+    rows = sql("SELECT count(*) FROM baseline_values")[0][0]
+    log(f"baseline: {rows:,} value rows loaded in {time.perf_counter() - started:.0f} s")
+    query = """
+        SELECT c.video_id, sqrt(sum(w.weight * (c.value - q.value) ^ 2)) AS distance
+        FROM baseline_values q
+        JOIN baseline_values c
+          ON c.segment_index = q.segment_index AND c.feature_id = q.feature_id
+        JOIN baseline_weights w ON w.feature_id = c.feature_id
+        WHERE q.video_id = %s AND c.video_id <> %s
+        GROUP BY c.video_id
+        ORDER BY distance
+        LIMIT 10
+    """
+    times = []
+    for rep in range(reps + 1):
+        video = 1 + rep * 7 % n_videos
+        started = time.perf_counter()
+        result = sql(query, [video, video])
+        if rep:  # the first run warms the cache
+            times.append((time.perf_counter() - started) * 1000)
+        assert len(result) == K
+    p50, p95 = percentiles(times)
+    ROWS.append(
+        Row(
+            fmt_size(n_videos),
+            "baseline: row per segment x feature value, SQL join",
+            "weighted L2",
+            p50=p50,
+            p95=p95,
+            notes=[f"{rows:,} rows, {SEGMENTS_PER_VIDEO} segments/video; {reps} queries"],
+        )
+    )
+    sql("DROP TABLE baseline_values, baseline_weights")
+    return p50
+
+
+# --------------------------------------------------------------------------- main
+
+
+def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float | None:
+    size = fmt_size(n)
+    with_both = n < 1_000_000 or bool(both_1m_ok)
+    stored = load_catalog(n, gen, with_both)
+    rng = np.random.default_rng(10_000 + n)
+    latent, _ = gen.latent(args.queries, rng)
+    queries = {c: gen.project(latent, c, rng) for c in ("code", "both")}
+    both_build = None
+    for column in ("code", "both") if with_both else ("code",):
+        for metric in args.metrics:
+            seconds = build_index(column, metric)
+            if column == "both":
+                both_build = seconds
+            sql("ANALYZE search_videovector")
+            log(f"{size}: HNSW {column}/{metric} built in {seconds:.0f} s")
+            indexed = uses_index(column, metric, queries[column][0])
+            p50, p95, recall = measure_orm(column, metric, queries[column], stored[column])
+            log(f"{size} {column}/{metric}: p50 {p50:.2f} ms p95 {p95:.2f} ms recall {recall}")
+            ROWS.append(
+                Row(
+                    size,
+                    f"find_similar, {column} ({stored[column].shape[1]}-d)",
+                    metric,
+                    build=f"{seconds:.0f} s",
+                    p50=p50,
+                    p95=p95,
+                    recall=recall,
+                    notes=[
+                        f"k-NN ORM query alone p50 {LAST_KNN[0]:.1f} ms; "
+                        f"client CPU p50 {LAST_CPU[0]:.1f} ms"
+                    ]
+                    + ([] if indexed else ["planner did NOT use the HNSW index"]),
+                )
+            )
+    if not with_both:
+        ROWS.append(Row(size, f"find_similar, both ({BOTH_DIM}-d)", "-", notes=[args.both_1m_note]))
+    if n == args.api_size:
+        ids = [int(i) for i in rng.choice(n, size=args.api_queries, replace=False) + 1]
+        measure_api(size, ids, rng)
+    return both_build
+
+
+def print_table(args, started: float) -> str:
+    def num(value: float | None, digits: int = 2) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        "| catalog | what | metric | index build | p50 ms | p95 ms | recall@10 | notes |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in ROWS:
+        lines.append(
+            f"| {r.catalog} | {r.what} | {r.metric} | {r.build or '-'} | {num(r.p50)} | "
+            f"{num(r.p95)} | {num(r.recall, 3)} | {'; '.join(r.notes)} |"
+        )
+    ef = SearchSettings.load().ef_search
+    lines.append("")
+    lines.append(
+        f"k={K}, {args.queries} queries per row (vector queries, boost off), candidate pool "
+        f"k x 10, ef_search {ef} (raised to the pool size), iterative scan relaxed_order; "
+        f"HNSW m=16, ef_construction=64; shared_buffers {settings.POSTGRES_SHARED_BUFFERS}; "
+        f"{os.cpu_count()} CPU cores shared with other work (load average {os.getloadavg()[0]:.1f} "
+        f"at the end); genre-cluster spread {args.spread}; total run "
+        f"{(time.perf_counter() - started) / 60:.0f} min."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="catalog sizes, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="small sizes, few queries (smoke)")
+    parser.add_argument("--keep", action="store_true", help="keep the mvsim_bench database")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--metrics", default="cosine", help="cosine and/or euclidean")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--spread", type=float, default=0.5, help="genre-cluster spread (see Generator)"
+    )
+    args = parser.parse_args(argv)
+    args.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    baseline_videos, baseline_reps = 1000, 5
+    if args.quick:
+        sizes, args.queries, baseline_videos, baseline_reps = [5000, 20000], 30, 100, 3
+    args.api_size = max((s for s in sizes if s <= 100_000), default=None)
+    args.api_queries = 50 if not args.quick else 10
+    args.both_1m_note = ""
+    started = time.perf_counter()
+    prepare_database()
+    gen = Generator(args.spread)
+    try:
+        ours_1k = None
+        if not args.no_baseline:
+            load_catalog(baseline_videos, gen, with_both=True)
+            build_index("both", "cosine")
+            rng = np.random.default_rng(5)
+            q = gen.project(gen.latent(args.queries, rng)[0], "both", rng)
+            ours_1k, ours_1k_p95, _ = measure_orm("both", "cosine", q, None)
+            ROWS.append(
+                Row(
+                    fmt_size(baseline_videos),
+                    f"find_similar, both ({BOTH_DIM}-d)",
+                    "cosine",
+                    p50=ours_1k,
+                    p95=ours_1k_p95,
+                )
+            )
+            base = run_baseline(baseline_videos, baseline_reps)
+            ROWS[-1].notes.append(f"ours is {base / ours_1k:,.0f}x faster")
+            log(f"baseline p50 {base:.0f} ms vs ours {ours_1k:.2f} ms: {base / ours_1k:,.0f}x")
+        both_1m_ok = None
+        for n in sorted(sizes):
+            if n >= 1_000_000 and both_1m_ok is None:
+                both_1m_ok = False
+                args.both_1m_note = "not built: no smaller size measured to estimate the build"
+            both_build = bench_size(n, args, gen, both_1m_ok)
+            if both_build is not None and n < 1_000_000:
+                # HNSW build ~ n log n: scale the measured build up to 1M.
+                estimate = both_build * (1_000_000 / n) * np.log(1_000_000) / np.log(n)
+                both_1m_ok = estimate <= BOTH_1M_BUDGET_S
+                args.both_1m_note = (
+                    f"not built at 1M: the {fmt_size(n)} build took {both_build:.0f} s, so 1M "
+                    f"would take ~{estimate / 60:.0f} min on this machine; measured at "
+                    f"{fmt_size(n)} instead"
+                )
+    finally:
+        table = print_table(args, started)
+        print("\n" + table)
+        out = ROOT / "bench" / "out"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "search.md").write_text(table + "\n")
+        if args.keep:
+            restore_indexes()
+            log(f"kept database {BENCH_DB}")
+        else:
+            drop_database()
+            log(f"dropped database {BENCH_DB}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
