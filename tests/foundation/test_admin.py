@@ -99,3 +99,22 @@ def test_model_version_activate_action_keeps_one_active(staff_client):
     assert response.status_code == 200
     first.refresh_from_db(), second.refresh_from_db()
     assert (first.is_active, second.is_active) == (False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reextract_action_queues_jobs_and_reencode_explains_missing_model(staff_client, redis_conn):
+    from mvsite.queues import get_queue
+
+    video = VideoFactory(media="videos/x.mp4", status="ready")
+    url = reverse("admin:catalog_video_changelist")
+    response = staff_client.post(
+        url, {"action": "reextract", "_selected_action": [video.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert b"Queued feature extraction for 1 video" in response.content
+    assert get_queue("extract").count == 1
+    response = staff_client.post(
+        url, {"action": "reencode", "_selected_action": [video.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert b"No active model yet" in response.content
