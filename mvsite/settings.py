@@ -69,7 +69,7 @@ TEMPLATES = [
 # --- Database: embedded PostgreSQL 18 + pgvector unless DATABASE_URL names another server.
 EMBEDDED_POSTGRES = not env.env_str("DATABASE_URL")
 POSTGRES_DATA_DIR = env.postgres_data_dir()
-POSTGRES_SHARED_BUFFERS = env.env_str("MVSIM_PG_SHARED_BUFFERS", "1GB")
+POSTGRES_SHARED_BUFFERS = env.env_str("MVSIM_PG_SHARED_BUFFERS", "2GB")
 DATABASES = {"default": env.database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -343,6 +343,20 @@ def materialize_video(video_id: int) -> None:
             raise MaterializationError(f"video {video_id} has no extracted features yet")
         generation = load_generation() or Generation.from_stats(fit_stats())
         _write(generation, rows[0])
+        _refit_if_stale()
+
+
+def _refit_if_stale() -> None:
+    """Statistics fitted on the first few videos of a growing catalog are crude: once the
+    catalog has doubled since the fit, queue a refit + re-materialisation (one at a time)."""
+    stats = FeatureStats.objects.only("n_videos").first()
+    if stats is None:
+        return
+    catalog = VideoFeatures.objects.filter(video__is_query=False).count()
+    if catalog >= 2 * max(stats.n_videos, 1) and catalog >= 4:
+        schedule_rematerialization(
+            f"catalog grew from {stats.n_videos} to {catalog} videos since the last fit"
+        )
 
 
 # --------------------------------------------------------------------------- the job's runs

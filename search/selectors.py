@@ -204,7 +204,29 @@ class Results:
         return self.params.representation != self.requested.representation
 
 
-def _explained(query: Video, match, params: SearchParams, *, pairs: int) -> MatchRow:
+def _explanations(query: Video, matches: list, params: SearchParams) -> list:
+    """Explanations for a whole result list in three queries; one per match on failure.
+
+    An explanation is a bonus: a match stands without it (None).
+    """
+    from search.explain import explain, explain_many
+
+    videos = [match.video for match in matches]
+    try:
+        return explain_many(query, videos, params.representation, params.metric)
+    except Exception:
+        logger.warning("batched explanation failed for %s; explaining one by one", query.pk)
+    explanations = []
+    for video in videos:
+        try:
+            explanations.append(explain(query, video, params.representation, params.metric))
+        except Exception:
+            logger.warning("no explanation for %s vs %s", query.pk, video.pk, exc_info=True)
+            explanations.append(None)
+    return explanations
+
+
+def _explained(query: Video, match, exp, *, pairs: int) -> MatchRow:
     row = MatchRow(
         rank=match.rank,
         video=match.video,
@@ -213,30 +235,20 @@ def _explained(query: Video, match, params: SearchParams, *, pairs: int) -> Matc
         boosted_distance=float(getattr(match, "boosted_distance", match.distance)),
         same_genre=bool(match.same_genre),
     )
-    try:
-        from search.explain import explain
-
-        exp = explain(query, match.video, params.representation, params.metric)
-    except Exception:  # an explanation is a bonus; the match stands without it
-        logger.warning("no explanation for %s vs %s", query.pk, match.video.pk, exc_info=True)
+    if exp is None:
         return row
     row.audio_share = exp.audio_share
     row.visual_share = exp.visual_share
     for pair in list(exp.segment_pairs)[:pairs]:
-        if isinstance(pair, tuple):
-            qi, qs, mi, ms, dist = pair
-        else:
-            qi, qs = pair.query_index, pair.query_start
-            mi, ms, dist = pair.match_index, pair.match_start, pair.distance
         row.segments.append(
             SegmentPair(
-                query_index=int(qi),
-                query_start=float(qs),
-                match_index=int(mi),
-                match_start=float(ms),
-                distance=float(dist),
-                query_url=play_url(query, qs),
-                match_url=play_url(match.video, ms),
+                query_index=int(pair.query_index),
+                query_start=float(pair.query_start),
+                match_index=int(pair.match_index),
+                match_start=float(pair.match_start),
+                distance=float(pair.distance),
+                query_url=play_url(query, pair.query_start),
+                match_url=play_url(match.video, pair.match_start),
             )
         )
     return row
@@ -292,7 +304,11 @@ def similar(
             result.error = f"This search cannot run yet: {exc2}"
             return result
     for pool, matches in found.items():
-        rows = [_explained(query, m, result.params, pairs=pairs) for m in matches]
+        explanations = _explanations(query, matches, result.params)
+        rows = [
+            _explained(query, match, exp, pairs=pairs)
+            for match, exp in zip(matches, explanations, strict=True)
+        ]
         if pool == "catalog":
             result.catalog = rows
         else:
