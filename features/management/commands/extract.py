@@ -5,27 +5,13 @@ from __future__ import annotations
 import multiprocessing
 from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from tqdm import tqdm
 
-from catalog import pipeline
 from catalog.models import Video, VideoStatus
-
-
-def _extract_one(video_id: int) -> tuple[int, str, str]:
-    """Runs in a worker process: the whole extraction stage. Returns (id, outcome, detail)."""
-    from features.services import run_extraction_stage
-
-    Video.objects.filter(pk=video_id).update(status=VideoStatus.EXTRACTING, error="")
-    try:
-        result = run_extraction_stage(video_id)
-    except Exception as exc:  # report it and go on with the other videos
-        pipeline.mark_failed(video_id, f"{type(exc).__name__}: {exc}")
-        return video_id, "failed", f"{type(exc).__name__}: {exc}"
-    if result is None:
-        return video_id, "failed", Video.objects.get(pk=video_id).error
-    return video_id, "done", f"{len(result.segments)} segments"
+from features.parallel import extract_one, init_worker
 
 
 class Command(BaseCommand):
@@ -67,15 +53,17 @@ class Command(BaseCommand):
         outcomes: Counter[str] = Counter()
         failures: list[tuple[int, str]] = []
         if workers > 1:
-            connections.close_all()  # forked workers must open their own connections
-        context = multiprocessing.get_context("fork")
-        with (
-            context.Pool(workers, initializer=connections.close_all)
-            if workers > 1
-            else _Inline() as pool
-        ):
+            # Spawned (not forked) workers: see features/parallel.py.
+            pool_cm = multiprocessing.get_context("spawn").Pool(
+                workers,
+                initializer=init_worker,
+                initargs=(connections["default"].settings_dict["NAME"], str(settings.MEDIA_ROOT)),
+            )
+        else:
+            pool_cm = _Inline()
+        with pool_cm as pool:
             for video_id, outcome, detail in tqdm(
-                pool.imap_unordered(_extract_one, ids), total=len(ids), unit="video", desc="extract"
+                pool.imap_unordered(extract_one, ids), total=len(ids), unit="video", desc="extract"
             ):
                 outcomes[outcome] += 1
                 if outcome == "failed":
