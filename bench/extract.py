@@ -58,11 +58,32 @@ def make_clip(seconds: int, size: str = "640x360") -> Path:
     print(f"generating {path.name} (once) ...", file=sys.stderr, flush=True)
     subprocess.run(
         [
-            ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:beep_factor=4",
-            "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "128k", "-threads", "2", str(tmp),
+            ffmpeg(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:beep_factor=4",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-threads",
+            "2",
+            str(tmp),
         ],
         check=True,
     )
@@ -114,6 +135,11 @@ def _run_ours(path: str, warm: str) -> dict[str, float]:
     }
 
 
+# How the baseline cuts its 10 s part files: a plain `ffmpeg -ss T -i in -t 10 part.mp4`
+# re-encodes (ffmpeg's defaults); `-c copy` is faster but cuts at keyframes, not at 10 s.
+CUT_ARGS = {"reencode": ["-threads", "1"], "copy": ["-c", "copy"]}
+
+
 def _run_baseline(path: str, warm: str) -> dict[str, float]:
     import warnings
 
@@ -138,12 +164,38 @@ def _run_baseline(path: str, warm: str) -> dict[str, float]:
                 part = os.path.join(tmp, f"part_{i:03d}.mp4")
                 wav = os.path.join(tmp, f"part_{i:03d}.wav")
                 subprocess.run(
-                    [ffmpeg(), "-loglevel", "error", "-y", "-ss", str(i * 10), "-i", src,
-                     "-t", "10", "-threads", "1", part], check=True,
+                    [
+                        ffmpeg(),
+                        "-loglevel",
+                        "error",
+                        "-y",
+                        "-ss",
+                        str(i * 10),
+                        "-i",
+                        src,
+                        "-t",
+                        "10",
+                        *CUT_ARGS[os.environ.get("MVSIM_BENCH_CUT", "reencode")],
+                        part,
+                    ],
+                    check=True,
                 )
                 subprocess.run(
-                    [ffmpeg(), "-loglevel", "error", "-y", "-i", part, "-vn", "-ac", "1",
-                     "-ar", "44100", wav], check=True,
+                    [
+                        ffmpeg(),
+                        "-loglevel",
+                        "error",
+                        "-y",
+                        "-i",
+                        part,
+                        "-vn",
+                        "-ac",
+                        "1",
+                        "-ar",
+                        "44100",
+                        wav,
+                    ],
+                    check=True,
                 )
                 fs, signal = audioBasicIO.read_audio_file(wav)
                 decode_s += time.perf_counter() - t
@@ -161,8 +213,11 @@ def _run_baseline(path: str, warm: str) -> dict[str, float]:
                         ok, bgr = cap.retrieve()
                         if ok:
                             h, w = bgr.shape[:2]
-                            small = cv2.resize(bgr, (256, int(round(256 * h / w / 2)) * 2),
-                                               interpolation=cv2.INTER_AREA)
+                            small = cv2.resize(
+                                bgr,
+                                (256, int(round(256 * h / w / 2)) * 2),
+                                interpolation=cv2.INTER_AREA,
+                            )
                             frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
                         next_t += 0.51
                     k += 1
@@ -206,9 +261,23 @@ def child_main(kind: str, path: str, warm: str, cpu: int) -> None:
 def measure(kind: str, path: Path, warm: Path, cpu: int) -> dict[str, float]:
     env = {**os.environ, **ONE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--file", str(path), "--warm", str(warm),
-         "--cpu", str(cpu)],
-        capture_output=True, text=True, env=env, cwd=ROOT, check=False,
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--file",
+            str(path),
+            "--warm",
+            str(warm),
+            "--cpu",
+            str(cpu),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     if proc.returncode != 0:
         raise SystemExit(f"{kind} run failed:\n{proc.stderr}")
@@ -236,10 +305,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=None, help="runs per measurement (best kept)")
     ap.add_argument("--cpu", type=int, default=None, help="CPU to pin to (default: last allowed)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument(
+        "--baseline-cut",
+        choices=sorted(CUT_ARGS),
+        default="reencode",
+        help="how the baseline cuts part files (reencode: a plain ffmpeg cut; copy: -c copy)",
+    )
     ap.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--warm", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    os.environ.setdefault("MVSIM_BENCH_CUT", args.baseline_cut)  # the baseline child reads it
     cpu = args.cpu if args.cpu is not None else max(os.sched_getaffinity(0))
     if args.child:
         child_main(args.child, args.file, args.warm, cpu)
@@ -251,8 +327,10 @@ def main() -> None:
     if not args.quick:
         clips.append(("10 min", make_clip(600)))
     print(f"pinned to CPU {cpu}; best of {repeat}; load average {os.getloadavg()[0]:.2f}\n")
-    print("| clip | pipeline | wall s | x real time | x real time per CPU-s | decode s "
-          "| audio s | visual s | CPU s (python + ffmpeg) | peak RSS MB (python / ffmpeg) |")
+    print(
+        "| clip | pipeline | wall s | x real time | x real time per CPU-s | decode s "
+        "| audio s | visual s | CPU s (python + ffmpeg) | peak RSS MB (python / ffmpeg) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     results: dict[tuple[str, str], dict[str, float]] = {}
     for clip, path in clips:
@@ -271,8 +349,10 @@ def main() -> None:
         o, b = results[("180 s", "ours")], results[("180 s", "baseline")]
         cpu_o = o["cpu_self"] + o["cpu_children"]
         cpu_b = b["cpu_self"] + b["cpu_children"]
-        print(f"\nspeed-up on the 180 s clip: {b['wall'] / o['wall']:.1f}x wall, "
-              f"{cpu_b / cpu_o:.1f}x CPU time")
+        print(
+            f"\nspeed-up on the 180 s clip: {b['wall'] / o['wall']:.1f}x wall, "
+            f"{cpu_b / cpu_o:.1f}x CPU time"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
