@@ -48,8 +48,9 @@ def make_synthetic(
     frequency = rng.uniform(0.0, 1.2, size=n_classes)
     nuisance = rng.normal(size=(nuisance_rank, N_FEATURES)) / np.sqrt(nuisance_rank)
     # Real features have wildly different units (energy vs. colour histograms).
-    scale = np.concatenate([rng.lognormal(0.0, 1.5, N_AUDIO), rng.uniform(0.01, 0.2, N_FEATURES
-                                                                             - N_AUDIO)])
+    scale = np.concatenate(
+        [rng.lognormal(0.0, 1.5, N_AUDIO), rng.uniform(0.01, 0.2, N_FEATURES - N_AUDIO)]
+    )
     offset = rng.normal(size=N_FEATURES) * scale * 3
     sequences, labels = [], []
     for i in range(n_videos):
@@ -60,11 +61,15 @@ def make_synthetic(
         phase = rng.uniform(0, 2 * np.pi)
         for t in range(1, n):
             z[t] = persistence[c] * z[t - 1] + np.sqrt(1 - persistence[c] ** 2) * rng.normal(
-                size=rank)
+                size=rank
+            )
         z += np.sin(frequency[c] * np.arange(n) + phase)[:, None]
         style = rng.normal(size=nuisance_rank) * 1.5
-        x = signal * (z @ loadings[c] + shifts[c]) + style @ nuisance + rng.normal(
-            size=(n, N_FEATURES))
+        x = (
+            signal * (z @ loadings[c] + shifts[c])
+            + style @ nuisance
+            + rng.normal(size=(n, N_FEATURES))
+        )
         sequences.append((x * scale + offset).astype(np.float32))
         labels.append(f"genre_{c:02d}")
     order = rng.permutation(n_videos)
@@ -102,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {
         key: getattr(args, key)
-        for key in ("learning_rate", "dropout", "bidirectional", "reconstruction_weight",
-                    "genre_weight")
+        for key in (
+            "learning_rate",
+            "dropout",
+            "bidirectional",
+            "reconstruction_weight",
+            "genre_weight",
+        )
         if getattr(args, key) is not None
     }
 
@@ -122,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = args.out or Path(tmp)
         started = time.perf_counter()
         result = train_composite(
-            sequences, labels, out_dir=out_dir, epochs=args.epochs, patience=args.patience,
-            batch_size=args.batch_size, seed=args.seed, progress_verbose=0, **overrides,
+            sequences,
+            labels,
+            out_dir=out_dir,
+            epochs=args.epochs,
+            patience=args.patience,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            progress_verbose=0,
+            **overrides,
         )
         total = time.perf_counter() - started
         started = time.perf_counter()
@@ -136,13 +153,25 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("videos (train / val)", f"{args.videos} ({m['n_train']} / {m['n_val']})"),
         ("genres", str(args.classes)),
-        ("config", " ".join(
-            f"{k}={result.config[k]}"
-            for k in ("bidirectional", "dropout", "learning_rate", "reconstruction_weight",
-                      "batch_size", "patience")
-        )),
-        ("TF threads / CPUs / load avg", f"{args.threads} / {os.cpu_count()} / "
-                                         f"{os.getloadavg()[0]:.1f} (timings are wall clock)"),
+        (
+            "config",
+            " ".join(
+                f"{k}={result.config[k]}"
+                for k in (
+                    "bidirectional",
+                    "dropout",
+                    "learning_rate",
+                    "reconstruction_weight",
+                    "batch_size",
+                    "patience",
+                )
+            ),
+        ),
+        (
+            "TF threads / CPUs / load avg",
+            f"{args.threads} / {os.cpu_count()} / "
+            f"{os.getloadavg()[0]:.1f} (timings are wall clock)",
+        ),
         ("synthetic data generation", f"{data_seconds:.1f} s"),
         ("epochs run (best epoch)", f"{epochs} ({m['best_epoch']})"),
         ("seconds / epoch", f"{m['train_seconds'] / max(epochs, 1):.2f} s"),
@@ -151,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         ("model load", f"{load_seconds:.1f} s"),
         ("encode throughput (batch 256)", f"{throughput:.0f} videos/s  (target >= 500)"),
         ("val accuracy: network", f"{m['val_accuracy']:.3f} (macro F1 {m['macro_f1']:.3f})"),
-        ("val accuracy: baseline",
-         f"{m['baseline_val_accuracy']:.3f} (macro F1 {m['baseline_macro_f1']:.3f})"),
+        (
+            "val accuracy: baseline",
+            f"{m['baseline_val_accuracy']:.3f} (macro F1 {m['baseline_macro_f1']:.3f})",
+        ),
         ("chance (majority class)", f"{m['chance_accuracy']:.3f}"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -201,9 +201,13 @@ def karplus_strong(
     for start in range(period + 1, n + 1, period):
         stop = min(start + period, n + 1)
         length = stop - start
-        y[start:stop] = gain * 0.5 * (
-            y[start - period : start - period + length]
-            + y[start - period - 1 : start - period - 1 + length]
+        y[start:stop] = (
+            gain
+            * 0.5
+            * (
+                y[start - period : start - period + length]
+                + y[start - period - 1 : start - period - 1 + length]
+            )
         )
     return y[1:] * _ar_env(n, 0.0005, 0.02)
 
@@ -262,29 +266,43 @@ DRUM_VOICES: dict[str, Callable[[np.random.Generator, float, float], np.ndarray]
     "snare_tight": lambda r, tu, de: _snare(r, tu, de, 230, 0.1, 1.6, 0.3),
     "rim": lambda r, tu, de: (
         np.sin(2 * np.pi * 1700 * tu * _t(0.06)) * _decay(int(0.06 * SR), 0.008)
-        + 0.5 * _filt(r.standard_normal(int(0.06 * SR)), (2000.0, 6000.0), "bandpass")
+        + 0.5
+        * _filt(r.standard_normal(int(0.06 * SR)), (2000.0, 6000.0), "bandpass")
         * _decay(int(0.06 * SR), 0.006)
     ),
     "clap": _clap,
-    "hat": lambda r, tu, de: _filt(r.standard_normal(int(0.09 * SR)), 7000.0, "highpass", 4)
-    * _decay(int(0.09 * SR), 0.022 * de),
-    "ohat": lambda r, tu, de: _filt(r.standard_normal(int(0.45 * SR)), 6000.0, "highpass", 4)
-    * _decay(int(0.45 * SR), 0.16 * de),
-    "ride": lambda r, tu, de: _metal_hit(r, [f * 2 * tu for f in _CYMBAL], (2500.0, 8000.0),
-                                         0.7 * de, 1.2, 0.3)
-    + 0.3 * np.sin(2 * np.pi * 2400 * tu * _t(1.2)) * _decay(int(1.2 * SR), 0.35),
-    "crash": lambda r, tu, de: _metal_hit(r, [f * 3 * tu for f in _CYMBAL], (3500.0, 10500.0),
-                                          0.9 * de, 1.8, 1.0),
+    "hat": lambda r, tu, de: (
+        _filt(r.standard_normal(int(0.09 * SR)), 7000.0, "highpass", 4)
+        * _decay(int(0.09 * SR), 0.022 * de)
+    ),
+    "ohat": lambda r, tu, de: (
+        _filt(r.standard_normal(int(0.45 * SR)), 6000.0, "highpass", 4)
+        * _decay(int(0.45 * SR), 0.16 * de)
+    ),
+    "ride": lambda r, tu, de: (
+        _metal_hit(r, [f * 2 * tu for f in _CYMBAL], (2500.0, 8000.0), 0.7 * de, 1.2, 0.3)
+        + 0.3 * np.sin(2 * np.pi * 2400 * tu * _t(1.2)) * _decay(int(1.2 * SR), 0.35)
+    ),
+    "crash": lambda r, tu, de: _metal_hit(
+        r, [f * 3 * tu for f in _CYMBAL], (3500.0, 10500.0), 0.9 * de, 1.8, 1.0
+    ),
     "conga_hi": lambda r, tu, de: _conga(r, tu, de, 330.0),
     "conga_lo": lambda r, tu, de: _conga(r, tu, de, 220.0),
-    "cowbell": lambda r, tu, de: _filt(_square(587 * tu, _t(0.3)) + _square(845 * tu, _t(0.3)),
-                                       (600.0, 3000.0), "bandpass") * _decay(int(0.3 * SR), 0.07),
-    "clave": lambda r, tu, de: np.sin(2 * np.pi * 2500 * tu * _t(0.1)) * _decay(int(0.1 * SR),
-                                                                               0.02),
-    "shaker": lambda r, tu, de: _filt(r.standard_normal(int(0.12 * SR)), (5000.0, 10000.0),
-                                      "bandpass") * _ar_env(int(0.12 * SR), 0.012, 0.09),
-    "brush": lambda r, tu, de: _filt(r.standard_normal(int(0.18 * SR)), (1800.0, 7000.0),
-                                     "bandpass") * _ar_env(int(0.18 * SR), 0.02, 0.15),
+    "cowbell": lambda r, tu, de: (
+        _filt(_square(587 * tu, _t(0.3)) + _square(845 * tu, _t(0.3)), (600.0, 3000.0), "bandpass")
+        * _decay(int(0.3 * SR), 0.07)
+    ),
+    "clave": lambda r, tu, de: (
+        np.sin(2 * np.pi * 2500 * tu * _t(0.1)) * _decay(int(0.1 * SR), 0.02)
+    ),
+    "shaker": lambda r, tu, de: (
+        _filt(r.standard_normal(int(0.12 * SR)), (5000.0, 10000.0), "bandpass")
+        * _ar_env(int(0.12 * SR), 0.012, 0.09)
+    ),
+    "brush": lambda r, tu, de: (
+        _filt(r.standard_normal(int(0.18 * SR)), (1800.0, 7000.0), "bandpass")
+        * _ar_env(int(0.18 * SR), 0.02, 0.15)
+    ),
 }
 DRUM_GAIN = {  # balance between voices of one kit
     "kick": 1.0, "kick808": 1.0, "kick_metal": 0.85, "snare": 0.8, "snare_tight": 0.85,
@@ -471,7 +489,8 @@ def render_audio(
     parts = {p: np.zeros(n + 2 * SR) for p in ("drums", "bass", "comp", "lead")}
     prog = music.progression
     lead_scale = (
-        SCALES["blues"] if sound.lead_scale == "blues"
+        SCALES["blues"]
+        if sound.lead_scale == "blues"
         else SCALES["minor_pent" if music.mode == "minor" else "major_pent"]
     )
     lead_pool = [60 + music.key + 12 * o + s for o in (0, 1) for s in lead_scale]
@@ -550,8 +569,9 @@ def render_audio(
                     if tones:
                         lead_idx = min(tones, key=lambda j: abs(j - lead_idx))
                 note = (lead_pool[lead_idx],)
-                _place(parts["lead"], voices.get("lead", note, min(dur, beat) * 0.9),
-                       t + jitter(), vel)
+                _place(
+                    parts["lead"], voices.get("lead", note, min(dur, beat) * 0.9), t + jitter(), vel
+                )
                 events += 1
 
     # Mix: each part at unit RMS, then the style's balance, so synth levels don't matter.
@@ -579,6 +599,7 @@ def _describe(
 ) -> tuple[float, float]:
     """Energy and danceability of what was actually synthesised (Spotify-like 0..1 scales)."""
     rms_db = 20 * math.log10(float(np.sqrt(np.mean(y.astype(np.float64) ** 2))) + 1e-9)
+
     def unit(x: float) -> float:
         return float(np.clip(x, 0.0, 1.0))
 
@@ -590,8 +611,13 @@ def _describe(
         + 0.2 * unit(sound.drive / 9)  # distortion
     )
     # How many quarter notes carry a kick or backbeat hit: steady pulses are danceable.
-    on_beat = {s for v, p in sound.drums if v in KICKS + BACKBEAT for s in range(0, 16, 4)
-               if s < len(p) and p[s] in VELOCITY}
+    on_beat = {
+        s
+        for v, p in sound.drums
+        if v in KICKS + BACKBEAT
+        for s in range(0, 16, 4)
+        if s < len(p) and p[s] in VELOCITY
+    }
     tempo_fit = math.exp(-(((music.tempo_bpm - 118) / 35) ** 2))
     dance = unit(0.5 * sound.groove + 0.3 * tempo_fit + 0.2 * len(on_beat) / 4)
     return round(energy, 3), round(dance, 3)

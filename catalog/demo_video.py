@@ -103,28 +103,44 @@ def plan_scenes(
     while t < duration:
         sat = rng.uniform(*style.saturation)
         val = rng.uniform(*style.brightness)
-        accent = hsv_rgb(rng.uniform(*style.accent_hue) + hue_shift, min(1, sat + 0.15),
-                         min(1.0, val + 0.35))
+        accent = hsv_rgb(
+            rng.uniform(*style.accent_hue) + hue_shift, min(1, sat + 0.15), min(1.0, val + 0.35)
+        )
         shapes = []
         for _ in range(int(rng.integers(style.shape_count[0], style.shape_count[1] + 1))):
             speed = style.motion * w * rng.uniform(0.6, 1.4)
             direction = rng.uniform(0, 2 * math.pi)
-            col = hsv_rgb(rng.uniform(*style.accent_hue) + hue_shift, min(1, sat + 0.1),
-                          min(1.0, val + rng.uniform(0.25, 0.5)))
-            shapes.append(_Shape(
-                x=rng.uniform(0, w), y=rng.uniform(0, h),
-                vx=speed * math.cos(direction), vy=speed * math.sin(direction),
-                r=h * rng.uniform(0.06, 0.16), color=tuple(int(c) for c in col),
-                phase=rng.uniform(0, 2 * math.pi),
-            ))
-        scenes.append(_Scene(
-            start=int(round(t * fps)),
-            hue=rng.uniform(*style.hue) + hue_shift, hue2=rng.uniform(*style.hue) + hue_shift,
-            sat=sat, val=val,
-            angle=angle, accent=accent, shapes=shapes,
-            stripe_period=max(4, int(w * rng.uniform(0.06, 0.18))),
-            stripe_slant=rng.uniform(-0.8, 0.8), stripe_dir=1 if rng.random() < 0.5 else -1,
-        ))
+            col = hsv_rgb(
+                rng.uniform(*style.accent_hue) + hue_shift,
+                min(1, sat + 0.1),
+                min(1.0, val + rng.uniform(0.25, 0.5)),
+            )
+            shapes.append(
+                _Shape(
+                    x=rng.uniform(0, w),
+                    y=rng.uniform(0, h),
+                    vx=speed * math.cos(direction),
+                    vy=speed * math.sin(direction),
+                    r=h * rng.uniform(0.06, 0.16),
+                    color=tuple(int(c) for c in col),
+                    phase=rng.uniform(0, 2 * math.pi),
+                )
+            )
+        scenes.append(
+            _Scene(
+                start=int(round(t * fps)),
+                hue=rng.uniform(*style.hue) + hue_shift,
+                hue2=rng.uniform(*style.hue) + hue_shift,
+                sat=sat,
+                val=val,
+                angle=angle,
+                accent=accent,
+                shapes=shapes,
+                stripe_period=max(4, int(w * rng.uniform(0.06, 0.18))),
+                stripe_slant=rng.uniform(-0.8, 0.8),
+                stripe_dir=1 if rng.random() < 0.5 else -1,
+            )
+        )
         # A cut must read as a cut: turn the gradient at least 100 degrees.
         angle += rng.uniform(math.radians(100), math.radians(260))
         beats = max(1, round(mean_len * rng.uniform(0.6, 1.4) / beat))
@@ -153,10 +169,12 @@ class _Canvas:
                     noise = noise * 0.6 + rng.normal(0, amp * 0.8, (hh, 1))
                 noise = np.repeat(np.repeat(noise, 2, axis=0), 2, axis=1)[:h, :w, None]
                 noise = np.repeat(noise, 3, axis=2)
-                self.tiles.append((
-                    np.clip(noise, 0, 255).astype(np.uint8),
-                    np.clip(-noise, 0, 255).astype(np.uint8),
-                ))
+                self.tiles.append(
+                    (
+                        np.clip(noise, 0, 255).astype(np.uint8),
+                        np.clip(-noise, 0, 255).astype(np.uint8),
+                    )
+                )
 
     def background(self, sc: _Scene) -> np.ndarray:
         st = self.style
@@ -173,8 +191,9 @@ class _Canvas:
             cell = max(6, self.w // 32)
             dist = ((self.xs % cell) - cell / 2) ** 2 + ((self.ys % cell) - cell / 2) ** 2
             dots = (dist < (cell * 0.3) ** 2)[..., None]
-            img = np.where(dots, img * (1 - st.texture_strength) + sc.accent
-                           * st.texture_strength, img)
+            img = np.where(
+                dots, img * (1 - st.texture_strength) + sc.accent * st.texture_strength, img
+            )
         return np.clip(img, 0, 255).astype(np.uint8)
 
     def stripes(self, sc: _Scene) -> np.ndarray:
@@ -230,8 +249,9 @@ def render_frames(
         yield frame
 
 
-def _draw(frame: np.ndarray, kind: str, x: float, y: float, r: float, s: _Shape, t: float,
-          h: int) -> None:
+def _draw(
+    frame: np.ndarray, kind: str, x: float, y: float, r: float, s: _Shape, t: float, h: int
+) -> None:
     cx, cy, ri = int(x), int(y), max(1, int(r))
     if kind == "circle":
         cv2.circle(frame, (cx, cy), ri, s.color, -1, cv2.LINE_AA)
@@ -241,5 +261,6 @@ def _draw(frame: np.ndarray, kind: str, x: float, y: float, r: float, s: _Shape,
         cv2.rectangle(frame, (cx - ri, cy - ri), (cx + ri, cy + ri), s.color, -1)
     else:  # "bar": equaliser-like column rising from the bottom
         height = int(h * (0.25 + 0.6 * abs(math.sin(s.phase + 2.5 * t))))
-        cv2.rectangle(frame, (cx - max(1, ri // 2), h - height), (cx + max(1, ri // 2), h),
-                      s.color, -1)
+        cv2.rectangle(
+            frame, (cx - max(1, ri // 2), h - height), (cx + max(1, ri // 2), h), s.color, -1
+        )

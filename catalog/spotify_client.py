@@ -291,8 +291,10 @@ class SpotifyClient:
                     PlaylistRef(
                         spotify_id=item["id"],
                         name=item.get("name") or "",
-                        owner=((item.get("owner") or {}).get("display_name")
-                               or (item.get("owner") or {}).get("id")),
+                        owner=(
+                            (item.get("owner") or {}).get("display_name")
+                            or (item.get("owner") or {}).get("id")
+                        ),
                         total_tracks=tracks_info.get("total"),
                     )
                 )
@@ -335,7 +337,7 @@ class SpotifyClient:
         for start in range(0, len(ids), AUDIO_FEATURES_BATCH):
             if not self.audio_features_available:
                 break
-            batch = ids[start:start + AUDIO_FEATURES_BATCH]
+            batch = ids[start : start + AUDIO_FEATURES_BATCH]
             try:
                 with warnings.catch_warnings():
                     # spotipy warns that the endpoint is deprecated; we handle that ourselves.
@@ -345,7 +347,8 @@ class SpotifyClient:
                 if exc.status in AUDIO_FEATURES_REFUSED:
                     logger.warning(
                         "Spotify refuses audio-features to this app (HTTP %s); continuing "
-                        "without Spotify audio features.", exc.status,
+                        "without Spotify audio features.",
+                        exc.status,
                     )
                     self.audio_features_available = False
                     break

@@ -19,15 +19,17 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-YOUTUBE_HOSTS: frozenset[str] = frozenset({
-    "youtube.com",
-    "www.youtube.com",
-    "m.youtube.com",
-    "music.youtube.com",
-    "youtu.be",
-    "youtube-nocookie.com",
-    "www.youtube-nocookie.com",
-})
+YOUTUBE_HOSTS: frozenset[str] = frozenset(
+    {
+        "youtube.com",
+        "www.youtube.com",
+        "m.youtube.com",
+        "music.youtube.com",
+        "youtu.be",
+        "youtube-nocookie.com",
+        "www.youtube-nocookie.com",
+    }
+)
 MAX_URL_LENGTH = 2048
 VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 CANONICAL = "https://www.youtube.com/watch?v={}"
@@ -84,8 +86,9 @@ def parse_youtube_url(
             raise UnsafeUrl("Paste the full link, starting with https://.")
         raise UnsafeUrl(f"Only http(s) YouTube links are accepted, not {scheme}: links.")
     if "@" in parts.netloc:
-        raise UnsafeUrl("Links with a user name or password (an '@' before the host) are "
-                        "not accepted.")
+        raise UnsafeUrl(
+            "Links with a user name or password (an '@' before the host) are not accepted."
+        )
     host = (parts.hostname or "").lower()
     if not host:
         raise UnsafeUrl("That link has no host name.")
@@ -96,8 +99,10 @@ def parse_youtube_url(
 
     allowed = {entry.lower() for entry in allowed_hosts}
     host_key = host.rstrip(".")
-    netloc_key = f"[{host_key}]:{port}" if ":" in host_key and port else (
-        f"{host_key}:{port}" if port else host_key
+    netloc_key = (
+        f"[{host_key}]:{port}"
+        if ":" in host_key and port
+        else (f"{host_key}:{port}" if port else host_key)
     )
     exactly_allowed = netloc_key in allowed or (port is None and host_key in allowed)
 
@@ -141,8 +146,9 @@ def _reject_addresses(host: str) -> None:
                 raise UnsafeUrl("That link's host looks like a malformed IP address.") from None
     if address is not None:
         kind = _address_kind(address)
-        raise UnsafeUrl(f"Links to IP addresses are not accepted ({address}{kind}); "
-                        "use a YouTube link.")
+        raise UnsafeUrl(
+            f"Links to IP addresses are not accepted ({address}{kind}); use a YouTube link."
+        )
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise UnsafeUrl(f"Links to local machines are not accepted ({host}).")
 
@@ -151,9 +157,14 @@ def _address_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str
     mapped = getattr(address, "ipv4_mapped", None)
     target = mapped or address
     # Most specific first: link-local and unspecified addresses also count as "private".
-    for attr, label in (("is_loopback", "loopback"), ("is_link_local", "link-local"),
-                        ("is_unspecified", "unspecified"), ("is_multicast", "multicast"),
-                        ("is_private", "private"), ("is_reserved", "reserved")):
+    for attr, label in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_unspecified", "unspecified"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
         if getattr(target, attr):
             article = "an" if label[0] in "aeiou" else "a"
             return f", {article} {label} address"
@@ -175,6 +186,8 @@ def _youtube_video_id(host: str, path: str, query: str) -> str | None:
     if candidate is None:
         return None
     if not VIDEO_ID.fullmatch(candidate):
-        raise UnsafeUrl("That link's video id is not valid (YouTube ids are 11 characters: "
-                        "letters, digits, '-' and '_').")
+        raise UnsafeUrl(
+            "That link's video id is not valid (YouTube ids are 11 characters: "
+            "letters, digits, '-' and '_')."
+        )
     return candidate

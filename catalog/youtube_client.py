@@ -156,7 +156,10 @@ def probe_media(path: Path | str, *, timeout: float = 30) -> MediaInfo:
     """Duration and frame size of a media file, read from `ffmpeg -i` (no ffprobe here)."""
     proc = subprocess.run(
         [ffmpeg_location(), "-hide_banner", "-i", str(path)],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )  # exits 1 ("no output file"): expected, the header is on stderr
     err = proc.stderr
     duration = None
@@ -372,7 +375,7 @@ class YouTubeClient:
             return []
         stem = sanitize_filename(video_id, restricted=True)
         return [
-            (path, path.name[len(stem) + 1:])
+            (path, path.name[len(stem) + 1 :])
             for path in sorted(self.media_dir.glob(f"{glob.escape(stem)}.*"))
             if path.is_file()
         ]

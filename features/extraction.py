@@ -130,9 +130,15 @@ def extract_file(
     if timeout is None:
         timeout = 120.0 + 2.0 * (info.duration or max_duration)
     kwargs = dict(
-        segment_seconds=segment_seconds, min_last_segment=min_last_segment,
-        max_duration=max_duration, fps=fps, width=width, progress=progress, timeout=timeout,
-        decoder_threads=decoder_threads, audio_backend=audio_backend,
+        segment_seconds=segment_seconds,
+        min_last_segment=min_last_segment,
+        max_duration=max_duration,
+        fps=fps,
+        width=width,
+        progress=progress,
+        timeout=timeout,
+        decoder_threads=decoder_threads,
+        audio_backend=audio_backend,
     )
     result = _extract(info, skip_nonref=True, **kwargs)
     if info.has_video and result.frames == 0:
@@ -160,7 +166,8 @@ def _extract(
 ) -> ExtractionResult:
     expected = (
         len(planned_segments(info.duration, segment_seconds, min_last_segment))
-        if info.duration is not None else 0
+        if info.duration is not None
+        else 0
     )
     visual = VisualExtractor()
     segments: list[SegmentFeatures] = []
@@ -169,8 +176,14 @@ def _extract(
     audio_samples = frames = 0
     reported_total = 0
     reader = SegmentReader(
-        info, segment_seconds=segment_seconds, fps=fps, width=width, audio_rate=AUDIO_RATE,
-        timeout=timeout, threads=decoder_threads, skip_nonref=skip_nonref,
+        info,
+        segment_seconds=segment_seconds,
+        fps=fps,
+        width=width,
+        audio_rate=AUDIO_RATE,
+        timeout=timeout,
+        threads=decoder_threads,
+        skip_nonref=skip_nonref,
     )
     with reader:
         iterator = iter(reader)

@@ -113,9 +113,7 @@ _ROTATION_RE = re.compile(r"rotation of (-?[\d.]+) degrees")
 
 def _last_error_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    interesting = [
-        ln for ln in lines if "Error opening input" not in ln
-    ]
+    interesting = [ln for ln in lines if "Error opening input" not in ln]
     line = (interesting or lines or ["no output from ffmpeg"])[-1]
     return re.sub(r"^\[[^\]]*\]\s*", "", line)  # drop "[in#0 @ 0x...]" prefixes
 
@@ -175,8 +173,12 @@ def parse_probe(path: str, stderr: str) -> MediaInfo:
                 if fps:
                     fps_value = float(fps.group(1)) * (1000 if fps.group(2) else 1)
                 info.update(
-                    video_stream=index, video_codec=codec, width=w, height=h,
-                    display_aspect=aspect, fps=fps_value,
+                    video_stream=index,
+                    video_codec=codec,
+                    width=w,
+                    height=h,
+                    display_aspect=aspect,
+                    fps=fps_value,
                 )
                 current = "video"
         elif current == "video" and (m := _ROTATION_RE.search(ln)):
@@ -307,9 +309,23 @@ class SegmentReader:
         cmds = {}
         if info.has_audio:
             cmds["audio"] = [
-                *common, "-i", ffmpeg_input(info.path), "-map", f"0:{info.audio_stream}",
-                "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(self.audio_rate),
-                "-f", "s16le", "-c:a", "pcm_s16le", "pipe:1",
+                *common,
+                "-i",
+                ffmpeg_input(info.path),
+                "-map",
+                f"0:{info.audio_stream}",
+                "-vn",
+                "-sn",
+                "-dn",
+                "-ac",
+                "1",
+                "-ar",
+                str(self.audio_rate),
+                "-f",
+                "s16le",
+                "-c:a",
+                "pcm_s16le",
+                "pipe:1",
             ]
         if info.has_video:
             w, h = self.size
@@ -317,10 +333,24 @@ class SegmentReader:
             # nearest decoded frame, at most a frame or two away. Decoding is the bottleneck.
             skip = ["-skip_frame", "noref"] if self.skip_nonref else []
             cmds["video"] = [
-                *common, "-filter_threads", t, *skip, "-i", ffmpeg_input(info.path),
-                "-map", f"0:{info.video_stream}", "-an", "-sn", "-dn",
-                "-vf", f"fps={self.fps:g},scale={w}:{h}:flags=area,setsar=1",
-                "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1",
+                *common,
+                "-filter_threads",
+                t,
+                *skip,
+                "-i",
+                ffmpeg_input(info.path),
+                "-map",
+                f"0:{info.video_stream}",
+                "-an",
+                "-sn",
+                "-dn",
+                "-vf",
+                f"fps={self.fps:g},scale={w}:{h}:flags=area,setsar=1",
+                "-pix_fmt",
+                "rgb24",
+                "-f",
+                "rawvideo",
+                "pipe:1",
             ]
         return cmds
 
@@ -330,7 +360,10 @@ class SegmentReader:
                 err = tempfile.TemporaryFile()
                 try:
                     proc = subprocess.Popen(
-                        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                        cmd,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=err,
                         bufsize=0,
                     )
                 except OSError as exc:
@@ -460,9 +493,7 @@ class SegmentReader:
             stream.proc.kill()
             rc = stream.proc.wait()
         if self.timed_out:
-            raise DecodeTimeout(
-                f"decoding took longer than {self.timeout:.0f} s and was stopped"
-            )
+            raise DecodeTimeout(f"decoding took longer than {self.timeout:.0f} s and was stopped")
         if rc != 0:
             reason = stream.error_tail() or f"ffmpeg exited with status {rc}"
             if stream.bytes_read == 0:
@@ -484,13 +515,16 @@ class SegmentReader:
                 return
             audio = (
                 np.frombuffer(audio_chunk, dtype="<i2", count=len(audio_chunk) // 2)
-                if audio_chunk else np.zeros(0, dtype=np.int16)
+                if audio_chunk
+                else np.zeros(0, dtype=np.int16)
             )
             n_frames = len(video_chunk) // frame_bytes if video_chunk else 0
             frames = (
-                np.frombuffer(video_chunk, dtype=np.uint8, count=n_frames * frame_bytes)
-                .reshape(n_frames, h, w, 3)
-                if n_frames else np.zeros((0, h, w, 3), dtype=np.uint8)
+                np.frombuffer(video_chunk, dtype=np.uint8, count=n_frames * frame_bytes).reshape(
+                    n_frames, h, w, 3
+                )
+                if n_frames
+                else np.zeros((0, h, w, 3), dtype=np.uint8)
             )
             yield RawSegment(
                 index=index,

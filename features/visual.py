@@ -179,9 +179,9 @@ class VisualExtractor:
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def flow_direction_stats(sum_dx: float, sum_dy: float, sum_mag: float, n: int) -> tuple[
-    float, float
-]:
+def flow_direction_stats(
+    sum_dx: float, sum_dy: float, sum_mag: float, n: int
+) -> tuple[float, float]:
     """(circular mean, circular std) of flow direction, weighted by flow magnitude.
 
     With unit vectors u_i of the flow at each pixel and magnitudes m_i: the mean direction is

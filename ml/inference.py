@@ -102,8 +102,7 @@ class LoadedModel:
         """
         n_genres = len(self.labels)
         if len(sequences) == 0:
-            return (np.zeros((0, self.code_dim), np.float32),
-                    np.zeros((0, n_genres), np.float32))
+            return (np.zeros((0, self.code_dim), np.float32), np.zeros((0, n_genres), np.float32))
         arrays = []
         for i, seq in enumerate(sequences):
             try:
@@ -117,7 +116,7 @@ class LoadedModel:
         codes: list[np.ndarray] = []
         probs: list[np.ndarray] = []
         for start in range(0, len(arrays), batch_size):
-            X, mask = build_arrays(arrays[start:start + batch_size], self.scaler, SEQUENCE_LENGTH)
+            X, mask = build_arrays(arrays[start : start + batch_size], self.scaler, SEQUENCE_LENGTH)
             with self._lock:
                 out = self._encoder.predict_on_batch({"sequence": X, "mask": mask})
             codes.append(np.asarray(out["code"], dtype=np.float32))
@@ -130,11 +129,13 @@ class LoadedModel:
         out = []
         for row in probs:
             best = int(row.argmax())
-            out.append(GenrePrediction(
-                genre=self.labels[best],
-                probability=float(row[best]),
-                probabilities={g: float(p) for g, p in zip(self.labels, row, strict=True)},
-            ))
+            out.append(
+                GenrePrediction(
+                    genre=self.labels[best],
+                    probability=float(row[best]),
+                    probabilities={g: float(p) for g, p in zip(self.labels, row, strict=True)},
+                )
+            )
         return out
 
 

@@ -129,8 +129,12 @@ def train_composite(
     """
     started = time.perf_counter()
     config = TrainingConfig.with_overrides(
-        epochs=epochs, val_fraction=val_fraction, seed=seed, batch_size=batch_size,
-        patience=patience, **overrides,
+        epochs=epochs,
+        val_fraction=val_fraction,
+        seed=seed,
+        batch_size=batch_size,
+        patience=patience,
+        **overrides,
     )
     kept, kept_labels, skipped = _select_usable(sequences, labels)
     validate_training_set(kept_labels)

@@ -110,8 +110,18 @@ def test_unknown_genre_lists_valid_names(tmp_path: Path) -> None:
 
 
 def test_ten_genres_with_characteristic_tempo_ranges() -> None:
-    assert set(GENRES) == {"Blues", "Country", "Hip Hop", "House", "Jazz", "Latin", "Metal",
-                           "Pop", "Reggae", "Rock"}
+    assert set(GENRES) == {
+        "Blues",
+        "Country",
+        "Hip Hop",
+        "House",
+        "Jazz",
+        "Latin",
+        "Metal",
+        "Pop",
+        "Reggae",
+        "Rock",
+    }
     tempo = {g: s.sound.tempo for g, s in GENRE_STYLES.items()}
     assert tempo["House"] == (120, 128) and tempo["Reggae"][1] <= 85 and tempo["Metal"][0] >= 140
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -134,7 +144,9 @@ def test_audio_is_deterministic_and_normalised() -> None:
     other = render_clip_audio(plan_clip("Jazz", 4, 42, duration=6))
     assert a.samples.dtype == np.float32 and a.samples.shape == (6 * SR,)
     assert np.array_equal(a.samples, b.samples) and (a.energy, a.danceability) == (
-        b.energy, b.danceability)
+        b.energy,
+        b.danceability,
+    )
     assert not np.array_equal(a.samples, other.samples)
     assert np.isfinite(a.samples).all()
     assert np.max(np.abs(a.samples)) == pytest.approx(0.9, abs=1e-3)
@@ -160,13 +172,18 @@ def test_frames_are_deterministic() -> None:
 
 def _probe(path: Path) -> str:
     # No ffprobe: `ffmpeg -i` prints the stream table to stderr (and exits 1: no output).
-    return subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True,
-                          text=True, timeout=60).stderr
+    return subprocess.run(
+        [FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True, timeout=60
+    ).stderr
 
 
 def _decode_errors(path: Path) -> str:
-    run = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return run.stderr.strip() if run.returncode == 0 else f"rc={run.returncode} {run.stderr}"
 
 
@@ -176,8 +193,9 @@ def _duration(info: str) -> float:
 
 
 def test_generated_file_is_playable_and_reproducible(tmp_path: Path) -> None:
-    clip = generate_demo_video("Reggae", 2, 7, tmp_path / "sub" / "a.mp4", duration=3,
-                               size=(96, 54), fps=10)
+    clip = generate_demo_video(
+        "Reggae", 2, 7, tmp_path / "sub" / "a.mp4", duration=3, size=(96, 54), fps=10
+    )
     assert isinstance(clip, DemoClip) and clip.path.exists()
     assert (clip.genre, clip.duration) == ("Reggae", 3.0) and clip.title and clip.artist
     assert 70 <= clip.tempo_bpm <= 85 and clip.mode in ("major", "minor")
@@ -188,8 +206,9 @@ def test_generated_file_is_playable_and_reproducible(tmp_path: Path) -> None:
     assert "Audio: aac" in info and clip.title in info
     assert abs(_duration(info) - 3.0) <= 0.2
     assert not list(clip.path.parent.glob(".*partial*"))  # written atomically
-    again = generate_demo_video("Reggae", 2, 7, tmp_path / "b.mp4", duration=3, size=(96, 54),
-                                fps=10)
+    again = generate_demo_video(
+        "Reggae", 2, 7, tmp_path / "b.mp4", duration=3, size=(96, 54), fps=10
+    )
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (clip.path, again.path)]
     assert digest[0] == digest[1]
 
@@ -227,7 +246,8 @@ def test_metal_is_brighter_and_noisier_than_jazz() -> None:
     jazz = [audio("Jazz", i, duration=5) for i in range(2)]
     assert min(map(high_band_ratio, metal)) > max(map(high_band_ratio, jazz))
     assert np.mean([high_band_ratio(y) for y in metal]) > 1.3 * np.mean(
-        [high_band_ratio(y) for y in jazz])
+        [high_band_ratio(y) for y in jazz]
+    )
     assert min(map(spectral_flatness, metal)) > max(map(spectral_flatness, jazz))
     m = render_clip_audio(plan_clip("Metal", 0, 3, 5))
     j = render_clip_audio(plan_clip("Jazz", 0, 3, 5))
@@ -262,11 +282,44 @@ def test_cut_rate_pop_and_house_above_blues() -> None:
 
 def _decoded_features(path: Path) -> np.ndarray:
     video = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-vf", "scale=32:18", "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-"], capture_output=True, check=True, timeout=60).stdout
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vf",
+            "scale=32:18",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
     pcm = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(SR), "-f",
-         "s16le", "-"], capture_output=True, check=True, timeout=60).stdout
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SR),
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
     frames = np.frombuffer(video, np.uint8).reshape(-1, 18 * 32, 3).astype(np.float64)
     y = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
     colour = frames.mean(axis=(0, 1))
@@ -276,8 +329,15 @@ def _decoded_features(path: Path) -> np.ndarray:
 @pytest.mark.slow
 def test_catalog_of_twenty_clips_separates_genres(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    clips = generate_demo_catalog(tmp_path, per_genre=2, seed=2024, duration=6,
-                                  size=(96, 54), fps=10, progress=lambda d, t: calls.append((d, t)))
+    clips = generate_demo_catalog(
+        tmp_path,
+        per_genre=2,
+        seed=2024,
+        duration=6,
+        size=(96, 54),
+        fps=10,
+        progress=lambda d, t: calls.append((d, t)),
+    )
     assert len(clips) == 20 and calls[-1] == (20, 20) and len(calls) == 20
     assert sorted(p.name for p in tmp_path.glob("*.mp4")) == sorted(c.path.name for c in clips)
     assert {c.genre for c in clips} == set(GENRES)

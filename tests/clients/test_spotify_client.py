@@ -30,7 +30,10 @@ class SleepRecorder:
 def make_client(api: FakeSpotifyAPI, **kwargs) -> SpotifyClient:
     kwargs.setdefault("timeout", 5)
     return SpotifyClient.from_settings(
-        api.client_id, api.client_secret, api_prefix=api.api_prefix, token_url=api.token_url,
+        api.client_id,
+        api.client_secret,
+        api_prefix=api.api_prefix,
+        token_url=api.token_url,
         **kwargs,
     )
 
@@ -42,13 +45,17 @@ def api():
 
 
 def test_search_tracks_features_happy_path(api):
-    api.add_playlist("rock", "pl1", [
-        fake_track("t1", "First Song", "Band A", popularity=80),
-        None,  # a gap Spotify leaves for an unavailable track
-        fake_episode("ep1"),
-        fake_track("local1", "My MP3", "Me", is_local=True),
-        fake_track("t2", "Second Song", ["Band B", "Guest"], album="LP", popularity=None),
-    ])
+    api.add_playlist(
+        "rock",
+        "pl1",
+        [
+            fake_track("t1", "First Song", "Band A", popularity=80),
+            None,  # a gap Spotify leaves for an unavailable track
+            fake_episode("ep1"),
+            fake_track("local1", "My MP3", "Me", is_local=True),
+            fake_track("t2", "Second Song", ["Band B", "Guest"], album="LP", popularity=None),
+        ],
+    )
     api.add_null_search_result("rock")  # Spotify really does send null playlist items
     api.add_playlist("rock", "pl2", [fake_track("t3", "Third", "Band C")])
     client = make_client(api)
@@ -91,22 +98,32 @@ def test_playlist_tracks_follow_next_pages(api):
     assert len(tracks) == 110
     assert tracks[-1].spotify_id == "t109"
     assert [r.query["offset"][0] for r in api.requests_to("/v1/playlists/big/")] == [
-        "0", "50", "100",
+        "0",
+        "50",
+        "100",
     ]
 
 
 def test_top_tracks_skip_duplicates_and_known_ids(api):
-    api.add_playlist("indie", "pl1", [
-        fake_track("a1", "Same Song", "Artist"),
-        fake_track("a1", "Same Song", "Artist"),  # same id twice
-        fake_track("known", "Already Here", "Old Band"),
-        fake_track("b1", "Other", "Someone"),
-    ])
-    api.add_playlist("indie", "pl2", [
-        fake_track("a2", "Same Song (Remastered 2011)", "ARTIST"),  # same song, other id
-        fake_track("c1", "Fresh", "New Band"),
-        fake_track("d1", "Not Needed", "Late Band"),
-    ])
+    api.add_playlist(
+        "indie",
+        "pl1",
+        [
+            fake_track("a1", "Same Song", "Artist"),
+            fake_track("a1", "Same Song", "Artist"),  # same id twice
+            fake_track("known", "Already Here", "Old Band"),
+            fake_track("b1", "Other", "Someone"),
+        ],
+    )
+    api.add_playlist(
+        "indie",
+        "pl2",
+        [
+            fake_track("a2", "Same Song (Remastered 2011)", "ARTIST"),  # same song, other id
+            fake_track("c1", "Fresh", "New Band"),
+            fake_track("d1", "Not Needed", "Late Band"),
+        ],
+    )
     client = make_client(api)
     got = list(client.top_tracks_for_genre("indie", 3, skip_ids={"known"}))
     assert [t.spotify_id for t in got] == ["a1", "b1", "c1"]

@@ -81,9 +81,27 @@ def test_separate_video_and_audio_are_merged_with_ffmpeg(tmp_path, media, clip):
     # bv*+ba path, which only works if yt-dlp finds our ffmpeg.
     dash = tmp_path / "dash"
     dash.mkdir()
-    run_ffmpeg(["-i", str(clip), "-map", "0:v", "-map", "0:a", "-c", "copy", "-f", "dash",
-                "-single_file", "1", "-use_template", "0", "-use_timeline", "0",
-                str(dash / "manifest.mpd")])
+    run_ffmpeg(
+        [
+            "-i",
+            str(clip),
+            "-map",
+            "0:v",
+            "-map",
+            "0:a",
+            "-c",
+            "copy",
+            "-f",
+            "dash",
+            "-single_file",
+            "1",
+            "-use_template",
+            "0",
+            "-use_timeline",
+            "0",
+            str(dash / "manifest.mpd"),
+        ]
+    )
     manifest = (dash / "manifest.mpd").read_text()
     # yt-dlp wants plain BaseURL representations (as YouTube's), not ffmpeg's byte-range lists.
     manifest = re.sub(r"<SegmentList.*?</SegmentList>", "", manifest, flags=re.S)
@@ -111,15 +129,23 @@ def test_too_large_is_refused_and_leaves_nothing(tmp_path, media, clip):
 
 def test_too_long_is_refused_before_any_media_is_fetched(tmp_path, media, clip):
     media.add_file("/long.mp4", clip)
-    page = media.add_page("/watch.html", (
-        '<html><head><script type="application/ld+json">'
-        + json.dumps({
-            "@context": "https://schema.org", "@type": "VideoObject", "name": "Ten minutes",
-            "duration": "PT10M", "contentUrl": media.url("/long.mp4"),
-            "uploadDate": "2024-01-01",
-        })
-        + "</script></head><body></body></html>"
-    ))
+    page = media.add_page(
+        "/watch.html",
+        (
+            '<html><head><script type="application/ld+json">'
+            + json.dumps(
+                {
+                    "@context": "https://schema.org",
+                    "@type": "VideoObject",
+                    "name": "Ten minutes",
+                    "duration": "PT10M",
+                    "contentUrl": media.url("/long.mp4"),
+                    "uploadDate": "2024-01-01",
+                }
+            )
+            + "</script></head><body></body></html>"
+        ),
+    )
     # The file itself is only 2 s long: "600 s" can only come from the page's metadata, so
     # the refusal happened before downloading (a post-download check would have passed it).
     client = client_for(tmp_path, max_duration_seconds=300)
@@ -190,28 +216,49 @@ def test_format_selector_caps_height(tmp_path):
 @pytest.mark.parametrize(
     ("message", "expected"),
     [
-        ("ERROR: [youtube] abc: Sign in to confirm your age. This video may be inappropriate "
-         "for some users.", AgeRestricted),
-        ("ERROR: [youtube] abc: Video unavailable. The uploader has not made this video "
-         "available in your country", GeoBlocked),
-        ("ERROR: [youtube] abc: This video is not available from your location due to geo "
-         "restriction", GeoBlocked),
+        (
+            "ERROR: [youtube] abc: Sign in to confirm your age. This video may be inappropriate "
+            "for some users.",
+            AgeRestricted,
+        ),
+        (
+            "ERROR: [youtube] abc: Video unavailable. The uploader has not made this video "
+            "available in your country",
+            GeoBlocked,
+        ),
+        (
+            "ERROR: [youtube] abc: This video is not available from your location due to geo "
+            "restriction",
+            GeoBlocked,
+        ),
         ("ERROR: [youtube] abc: Video unavailable", VideoUnavailable),
-        ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access",
-         VideoUnavailable),
-        ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
-         VideoUnavailable),
-        ("ERROR: [youtube] abc: Join this channel to get access to members-only content",
-         VideoUnavailable),
-        ("ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found",
-         VideoUnavailable),
+        (
+            "ERROR: [youtube] abc: Private video. Sign in if you've been granted access",
+            VideoUnavailable,
+        ),
+        (
+            "ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
+            VideoUnavailable,
+        ),
+        (
+            "ERROR: [youtube] abc: Join this channel to get access to members-only content",
+            VideoUnavailable,
+        ),
+        (
+            "ERROR: [generic] x: Unable to download webpage: HTTP Error 404: Not Found",
+            VideoUnavailable,
+        ),
         ("ERROR: [download] File is larger than max-filesize (9 bytes > 1 bytes)", TooLarge),
-        ("ERROR: [generic] x: Unable to download webpage: Read timed out. (read timeout=1.0)",
-         NetworkError),
-        ("ERROR: [youtube] abc: Unable to download API page: <urlopen error [Errno -3] "
-         "Temporary failure in name resolution>", NetworkError),
-        ("ERROR: Unable to download video data: HTTP Error 503: Service Unavailable",
-         NetworkError),
+        (
+            "ERROR: [generic] x: Unable to download webpage: Read timed out. (read timeout=1.0)",
+            NetworkError,
+        ),
+        (
+            "ERROR: [youtube] abc: Unable to download API page: <urlopen error [Errno -3] "
+            "Temporary failure in name resolution>",
+            NetworkError,
+        ),
+        ("ERROR: Unable to download video data: HTTP Error 503: Service Unavailable", NetworkError),
         ("ERROR: [youtube] abc: Sign in to confirm you’re not a bot", DownloadFailed),
         ("ERROR: Postprocessing: Conversion failed!", DownloadFailed),
         ("", DownloadFailed),
@@ -226,8 +273,15 @@ def test_error_mapping_table(message, expected):
 
 
 def test_error_reasons_are_distinct():
-    classes = [VideoUnavailable, AgeRestricted, GeoBlocked, TooLong, TooLarge, NetworkError,
-               DownloadFailed]
+    classes = [
+        VideoUnavailable,
+        AgeRestricted,
+        GeoBlocked,
+        TooLong,
+        TooLarge,
+        NetworkError,
+        DownloadFailed,
+    ]
     assert len({cls.reason for cls in classes}) == len(classes)
     assert VideoUnavailable("gone").reason == "unavailable"
     assert YouTubeError("custom", "message").reason == "custom"
@@ -237,8 +291,14 @@ def test_partials_are_cleaned_and_finished_files_recognised(tmp_path):
     client = client_for(tmp_path)
     videos = tmp_path / "videos"
     videos.mkdir()
-    for name in ["abc.mp4.part", "abc.f137.mp4", "abc.temp.mp4", "abc.ytdl", "abcd.mp4",
-                 "abc.webm.part"]:
+    for name in [
+        "abc.mp4.part",
+        "abc.f137.mp4",
+        "abc.temp.mp4",
+        "abc.ytdl",
+        "abcd.mp4",
+        "abc.webm.part",
+    ]:
         (videos / name).write_bytes(b"x")
     assert client._existing_file("abc") is None  # only partials of abc so far
     (videos / "abc.mp4").write_bytes(b"x")

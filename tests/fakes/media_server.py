@@ -85,9 +85,11 @@ class _Handler(QuietHandler):
     def _serve(self, send_body: bool) -> None:
         owner = self.server_owner
         parts = urlsplit(self.path)
-        owner.record(RecordedRequest(
-            self.command, parts.path, parse_qs(parts.query), dict(self.headers.items())
-        ))
+        owner.record(
+            RecordedRequest(
+                self.command, parts.path, parse_qs(parts.query), dict(self.headers.items())
+            )
+        )
         if owner.mode == "hang":
             owner.stopping.wait(30)  # accept the connection, never answer
             self.close_connection = True
@@ -115,7 +117,7 @@ class _Handler(QuietHandler):
                 self._plain(416, "Bad range", send_body, {"Content-Range": f"bytes */{len(body)}"})
                 return
             status = 206
-        chunk = body[start:end + 1]
+        chunk = body[start : end + 1]
         self.send_response(status)
         self.send_header("Content-Type", resource.content_type)
         self.send_header("Content-Length", str(len(chunk)))

@@ -61,8 +61,14 @@ def fake_episode(episode_id: str, title: str = "A podcast episode") -> dict[str,
 
 def fake_features(track_id: str, **overrides: float) -> dict[str, Any]:
     values = {
-        "danceability": 0.5, "energy": 0.6, "loudness": -7.0, "speechiness": 0.05,
-        "acousticness": 0.2, "instrumentalness": 0.0, "liveness": 0.1, "valence": 0.4,
+        "danceability": 0.5,
+        "energy": 0.6,
+        "loudness": -7.0,
+        "speechiness": 0.05,
+        "acousticness": 0.2,
+        "instrumentalness": 0.0,
+        "liveness": 0.1,
+        "valence": 0.4,
         "tempo": 120.0,
     }
     values.update(overrides)
@@ -230,24 +236,40 @@ class _Handler(QuietHandler):
             return
         ids = api.search_results.get(query.get("q", [""])[0], [])
         items = []
-        for pid in ids[offset:offset + limit]:
+        for pid in ids[offset : offset + limit]:
             if pid is None:
                 items.append(None)
                 continue
             pl = api.playlists[pid]
-            items.append({
-                "type": "playlist", "id": pid, "name": pl.name,
-                "owner": {"id": "someone", "display_name": "Someone"},
-                "items": {"href": f"{api.api_prefix}playlists/{pid}/items",
-                          "total": len(pl.tracks)},
-            })
+            items.append(
+                {
+                    "type": "playlist",
+                    "id": pid,
+                    "name": pl.name,
+                    "owner": {"id": "someone", "display_name": "Someone"},
+                    "items": {
+                        "href": f"{api.api_prefix}playlists/{pid}/items",
+                        "total": len(pl.tracks),
+                    },
+                }
+            )
         has_next = offset + limit < len(ids)
-        self._send_json(200, {"playlists": {
-            "href": self._page_url("/v1/search", query, offset),
-            "items": items, "limit": limit, "offset": offset, "total": len(ids),
-            "next": self._page_url("/v1/search", query, offset + limit) if has_next else None,
-            "previous": None,
-        }})
+        self._send_json(
+            200,
+            {
+                "playlists": {
+                    "href": self._page_url("/v1/search", query, offset),
+                    "items": items,
+                    "limit": limit,
+                    "offset": offset,
+                    "total": len(ids),
+                    "next": self._page_url("/v1/search", query, offset + limit)
+                    if has_next
+                    else None,
+                    "previous": None,
+                }
+            },
+        )
 
     def _playlist_items(self, pid: str, kind: str, query: dict[str, list[str]]) -> None:
         api = self.server_owner
@@ -264,15 +286,24 @@ class _Handler(QuietHandler):
             return
         # The Feb 2026 /items shape carries the track under "item"; the old /tracks under "track".
         key = "item" if kind == "items" else "track"
-        items = [{"added_at": "2024-01-01T00:00:00Z", key: t}
-                 for t in playlist.tracks[offset:offset + limit]]
+        items = [
+            {"added_at": "2024-01-01T00:00:00Z", key: t}
+            for t in playlist.tracks[offset : offset + limit]
+        ]
         path = f"/v1/playlists/{pid}/{kind}"
         has_next = offset + limit < len(playlist.tracks)
-        self._send_json(200, {
-            "href": self._page_url(path, query, offset), "items": items, "limit": limit,
-            "offset": offset, "total": len(playlist.tracks), "previous": None,
-            "next": self._page_url(path, query, offset + limit) if has_next else None,
-        })
+        self._send_json(
+            200,
+            {
+                "href": self._page_url(path, query, offset),
+                "items": items,
+                "limit": limit,
+                "offset": offset,
+                "total": len(playlist.tracks),
+                "previous": None,
+                "next": self._page_url(path, query, offset + limit) if has_next else None,
+            },
+        )
 
     def _audio_features(self, query: dict[str, list[str]]) -> None:
         api = self.server_owner

@@ -14,11 +14,27 @@ def _mp3_with_cover_art(path: Path) -> None:
     """A 6 s mp3 whose cover picture ffmpeg lists as an "(attached pic)" video stream."""
     cover = path.with_suffix(".jpg")
     run_ffmpeg(["-f", "lavfi", "-i", "color=c=green:size=64x64", "-frames:v", "1", str(cover)])
-    run_ffmpeg([
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050:duration=6", "-i", str(cover),
-        "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "copy",
-        "-disposition:v", "attached_pic", str(path),
-    ])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=22050:duration=6",
+            "-i",
+            str(cover),
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "copy",
+            "-disposition:v",
+            "attached_pic",
+            str(path),
+        ]
+    )
 
 
 @pytest.fixture(scope="session")

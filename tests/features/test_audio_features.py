@@ -74,9 +74,7 @@ def test_near_silence_is_gated_not_amplified() -> None:
     # +-2 LSB dither would be peak-normalised to full-scale noise by the library
     rng = np.random.default_rng(0)
     dither = rng.integers(-2, 3, size=AUDIO_RATE * 5).astype(np.int16)
-    np.testing.assert_array_equal(
-        audio_features(dither), audio_features(np.zeros_like(dither))
-    )
+    np.testing.assert_array_equal(audio_features(dither), audio_features(np.zeros_like(dither)))
 
 
 def test_nan_input_never_leaks() -> None:

@@ -29,7 +29,9 @@ def test_planned_segments_rules() -> None:
 def test_25s_video_gives_10_10_5(extracted) -> None:
     r = extracted("tone25")
     assert [(s.index, s.start, s.end) for s in r.segments] == [
-        (0, 0.0, 10.0), (1, 10.0, 20.0), (2, 20.0, 25.0)
+        (0, 0.0, 10.0),
+        (1, 10.0, 20.0),
+        (2, 20.0, 25.0),
     ]
     assert r.duration == pytest.approx(25.0, abs=0.05)
     assert r.has_audio and r.has_video and r.frames == 50
@@ -55,8 +57,7 @@ def test_short_clip_gives_one_segment(extracted) -> None:
 
 
 def test_segment_parameters(media) -> None:
-    r = extract_file(media("long12"), segment_seconds=5.0, min_last_segment=2.0, fps=1.0,
-                     width=64)
+    r = extract_file(media("long12"), segment_seconds=5.0, min_last_segment=2.0, fps=1.0, width=64)
     assert [(s.start, s.end) for s in r.segments] == [(0, 5), (5, 10), (10, 12)]
     assert r.frames == 12
 
@@ -88,15 +89,21 @@ def test_same_file_twice_is_identical(media, extracted) -> None:
 
 def test_progress_reports_each_segment(media) -> None:
     calls: list[tuple[int, int]] = []
-    extract_file(media("tone25"), progress=lambda done, total: calls.append((done, total)),
-                 width=64)
+    extract_file(
+        media("tone25"), progress=lambda done, total: calls.append((done, total)), width=64
+    )
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
 def test_aggregate_mean_and_std() -> None:
     segs = [
-        SegmentFeatures(i, 10.0 * i, 10.0 * (i + 1),
-                        np.full(68, i, dtype=np.float32), np.full(354, 2 * i, dtype=np.float32))
+        SegmentFeatures(
+            i,
+            10.0 * i,
+            10.0 * (i + 1),
+            np.full(68, i, dtype=np.float32),
+            np.full(354, 2 * i, dtype=np.float32),
+        )
         for i in range(3)
     ]
     audio, visual = aggregate(segs)

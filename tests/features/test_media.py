@@ -86,11 +86,25 @@ def test_probe_generated_clip(media) -> None:
 
 
 def test_output_size_even_height() -> None:
-    info = MediaInfo(path="x", format_name="x", duration=1.0, video_stream=0, width=100,
-                     height=75, display_aspect=100 / 75)
+    info = MediaInfo(
+        path="x",
+        format_name="x",
+        duration=1.0,
+        video_stream=0,
+        width=100,
+        height=75,
+        display_aspect=100 / 75,
+    )
     assert output_size(info, 256) == (256, 192)
-    info = MediaInfo(path="x", format_name="x", duration=1.0, video_stream=0, width=640,
-                     height=270, display_aspect=640 / 270)
+    info = MediaInfo(
+        path="x",
+        format_name="x",
+        duration=1.0,
+        video_stream=0,
+        width=640,
+        height=270,
+        display_aspect=640 / 270,
+    )
     w, h = output_size(info, 256)
     assert w == 256 and h % 2 == 0 and abs(h - 108) <= 1
 

@@ -56,8 +56,9 @@ def test_definitions_import_nothing_heavy() -> None:
         "heavy = {'numpy', 'cv2', 'pyAudioAnalysis', 'scipy'} & set(sys.modules); "
         "print(len(d.FEATURE_DEFINITIONS), sorted(heavy))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "422 []"
 
 

@@ -64,8 +64,7 @@ def test_padding_does_not_change_the_code(encoder) -> None:
 
     garbage = padded.copy()
     garbage[5:] = np.random.default_rng(2).normal(scale=10.0, size=garbage[5:].shape)
-    np.testing.assert_allclose(_encode(encoder, garbage[None], mask[None]), code_padded,
-                               atol=1e-5)
+    np.testing.assert_allclose(_encode(encoder, garbage[None], mask[None]), code_padded, atol=1e-5)
     unmasked = _encode(encoder, garbage[None], np.ones((1, SEQUENCE_LENGTH), bool))
     assert np.abs(unmasked - code_padded).max() > 1e-2
 
@@ -78,8 +77,9 @@ def test_bidirectional_encoder_also_respects_mask() -> None:
     padded[5:] = 7.0
     code_padded = _encode(enc, padded[None], mask[None])
     assert code_padded.shape == (1, CODE_DIM)
-    np.testing.assert_allclose(code_padded, _encode(enc, video[None], np.ones((1, 5), bool)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        code_padded, _encode(enc, video[None], np.ones((1, 5), bool)), atol=1e-5
+    )
 
 
 def test_masked_mae_ignores_padded_steps() -> None:
@@ -112,8 +112,11 @@ def test_save_load_gives_identical_codes(model, encoder, tmp_path) -> None:
     scaler = Scaler(mean=np.zeros(N_FEATURES, np.float32), std=np.ones(N_FEATURES, np.float32))
     model_path = tmp_path / "model.keras"
     model.save(model_path)
-    loaded = LoadedModel.load(model_path, scaler.save(tmp_path / "s.npz"),
-                              save_labels(["a", "b", "c"], tmp_path / "l.json"))
+    loaded = LoadedModel.load(
+        model_path,
+        scaler.save(tmp_path / "s.npz"),
+        save_labels(["a", "b", "c"], tmp_path / "l.json"),
+    )
     codes, probs = loaded.encode(sequences)
     fixed = [to_fixed_length(s) for s in sequences]
     X = np.stack([f[0] for f in fixed])

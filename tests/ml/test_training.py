@@ -31,7 +31,10 @@ def trained(tmp_path_factory):
     epochs_seen: list[int] = []
     out_dir = tmp_path_factory.mktemp("trained")
     result = train_composite(
-        sequences, labels, out_dir=out_dir, on_epoch_end=lambda e, logs: epochs_seen.append(e),
+        sequences,
+        labels,
+        out_dir=out_dir,
+        on_epoch_end=lambda e, logs: epochs_seen.append(e),
         **TINY,
     )
     return {"result": result, "sequences": sequences, "labels": labels, "epochs": epochs_seen}
@@ -141,8 +144,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path) -> None:
     with pytest.raises(TrainingDataError, match="4 feature sequences but 3 labels"):
         train_composite(sequences, labels[:3], out_dir=tmp_path)
     with pytest.raises(TrainingDataError, match=r"video #2 has feature shape \(5, 7\)"):
-        train_composite([*sequences[:2], np.zeros((5, 7)), sequences[3]], labels,
-                        out_dir=tmp_path)
+        train_composite([*sequences[:2], np.zeros((5, 7)), sequences[3]], labels, out_dir=tmp_path)
     with pytest.raises(TypeError, match="Unknown training option.*learning_rat\\b"):
         train_composite(sequences, labels, out_dir=tmp_path, learning_rat=0.1)
     assert not any(tmp_path.iterdir())
@@ -190,8 +192,15 @@ def test_same_seed_gives_same_training(tmp_path) -> None:
 
     sequences, labels = make_sequences(n_per_class=6, n_classes=2, seed=3)
     runs = [
-        train_composite(sequences, labels, out_dir=tmp_path / str(i), epochs=3, batch_size=8,
-                        progress_verbose=0, seed=7)
+        train_composite(
+            sequences,
+            labels,
+            out_dir=tmp_path / str(i),
+            epochs=3,
+            batch_size=8,
+            progress_verbose=0,
+            seed=7,
+        )
         for i in range(2)
     ]
     assert runs[0].history == runs[1].history
@@ -231,8 +240,19 @@ def _run_callback(logs: list[tuple[float, float]], patience: int) -> tuple[_Stub
 
 def test_early_stopping_waits_while_loss_still_falls_and_restores_best() -> None:
     # A lucky early accuracy, then a plateau with falling loss, then real progress.
-    logs = [(0.3, 2.3), (0.2, 2.2), (0.2, 2.1), (0.2, 2.0), (0.6, 1.5), (0.9, 1.0),
-            (0.9, 0.9), (0.8, 1.2), (0.8, 1.3), (0.7, 1.4), (0.95, 2.0)]
+    logs = [
+        (0.3, 2.3),
+        (0.2, 2.2),
+        (0.2, 2.1),
+        (0.2, 2.0),
+        (0.6, 1.5),
+        (0.9, 1.0),
+        (0.9, 0.9),
+        (0.8, 1.2),
+        (0.8, 1.3),
+        (0.7, 1.4),
+        (0.95, 2.0),
+    ]
     model, ran = _run_callback(logs, patience=3)
     assert ran == 10  # epochs 7-9 improve nothing: stop before the (unseen) last one
     assert int(model.restored[0]) == 6  # 0.9 accuracy, tie broken by the lower loss
