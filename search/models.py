@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import ClassVar
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
@@ -69,7 +72,16 @@ class VideoVector(models.Model):
 
 
 class SearchSettings(models.Model):
-    """Singleton (pk=1): defaults for every search, editable in admin."""
+    """Singleton (pk=1): defaults for every search, editable in admin.
+
+    ``load()`` reads the row; ``cached()`` is what the search hot path uses: the row kept in
+    this process for ``CACHE_SECONDS``, so a search costs no settings query. ``save()`` and
+    ``delete()`` forget the cached row at once in their process; other processes (web
+    workers, RQ workers) see an edit within ``CACHE_SECONDS``.
+    """
+
+    CACHE_SECONDS: ClassVar[float] = 5.0
+    _cached: ClassVar[tuple[float, SearchSettings] | None] = None
 
     k = models.PositiveSmallIntegerField(default=10, help_text="Results per search (1-100).")
     genre_boost = models.FloatField(
@@ -97,6 +109,12 @@ class SearchSettings(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+        SearchSettings.forget_cached()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        SearchSettings.forget_cached()
+        return result
 
     def clean(self) -> None:
         if not 1 <= self.k <= 100:
@@ -114,6 +132,19 @@ class SearchSettings(models.Model):
     def load(cls) -> SearchSettings:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+    @classmethod
+    def cached(cls) -> SearchSettings:
+        """The settings as of at most CACHE_SECONDS ago (read-only: don't modify it)."""
+        now = time.monotonic()
+        entry = SearchSettings._cached
+        if entry is None or now - entry[0] > cls.CACHE_SECONDS:
+            entry = SearchSettings._cached = (now, cls.load())
+        return entry[1]
+
+    @classmethod
+    def forget_cached(cls) -> None:
+        SearchSettings._cached = None
 
 
 class Search(models.Model):

@@ -86,3 +86,14 @@ def _seed_rows_for_transactional_tests(request):
 
         ensure_product_genres()
         ensure_feature_definitions()
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_search_settings():
+    """Each test rolls its database back, so a SearchSettings row cached by an earlier test
+    (search/models.py: SearchSettings.cached) must not leak into the next one."""
+    from search.models import SearchSettings
+
+    SearchSettings.forget_cached()
+    yield
+    SearchSettings.forget_cached()
