@@ -1,0 +1,113 @@
+"""What one search costs the database: one round trip, a pool only when the boost can reorder,
+and the search settings read once per CACHE_SECONDS, not once per search."""
+
+import re
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from search.materialize import refit_and_materialize_all
+from search.models import SearchSettings
+from search.ranking import find_similar
+from tests.factories import GenreFactory
+from tests.search import add_video, ensure_definitions, make_catalog, raw_features
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def catalog():
+    ensure_definitions()
+    rock, jazz = GenreFactory(name="Rock"), GenreFactory(name="Jazz")
+    videos, _ = make_catalog(12, genre=jazz)
+    query = add_video(raw_features(1, seed=5)[0], genre=jazz, predicted_genre=rock)
+    refit_and_materialize_all()
+    SearchSettings.load()  # the row exists, as after the migrations
+    return query, videos
+
+
+def _limits(captured) -> list[int]:
+    knn = [q["sql"] for q in captured.captured_queries if "<=>" in q["sql"]]
+    assert len(knn) == 1, knn
+    return [int(n) for n in re.findall(r"LIMIT (\d+)", knn[0])]
+
+
+def test_a_video_search_is_one_round_trip_and_its_results_need_no_more_queries(catalog):
+    query, _ = catalog
+    SearchSettings.cached()
+    with CaptureQueriesContext(connection) as captured:
+        matches = find_similar(query, representation="both", metric="cosine", k=5)
+        # What result pages and the API read from each match: no lazy loads behind them.
+        shown = [
+            (m.video.title, m.video.genre.name, m.video.predicted_genre, m.score) for m in matches
+        ]
+    assert len(shown) == 5
+    assert {g for _, g, _, _ in shown} == {"Jazz"}
+    # set_config(hnsw.*) and the search statement, pipelined together.
+    assert len(captured.captured_queries) == 2, [q["sql"][:80] for q in captured]
+    assert "set_config('hnsw.ef_search'" in captured.captured_queries[0]["sql"]
+
+
+def test_the_pool_is_fetched_only_when_the_boost_can_reorder(catalog):
+    query, _ = catalog
+    settings = SearchSettings.load()
+    settings.candidate_pool_factor = 12
+    settings.save()
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation="both", metric="cosine", k=5, boost=0.8)
+    assert _limits(captured) == [60, 5]  # pool k x 12, then the k re-ranked winners
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation="both", metric="cosine", k=5, boost=1.0)
+    assert _limits(captured) == [5, 5]  # boost off: the index order is the answer
+    vector = np.ones(422, dtype=np.float32)
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(vector, representation="both", metric="cosine", k=5, boost=0.8)
+    assert _limits(captured) == [5, 5]  # a vector has no genre to boost
+
+
+def test_settings_are_read_once_per_cache_period_and_a_save_is_seen_at_once(catalog, monkeypatch):
+    query, _ = catalog
+    find_similar(query, representation="both", metric="cosine", k=3)
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation="both", metric="cosine", k=3)
+    assert not [q for q in captured if "search_searchsettings" in q["sql"]]
+
+    settings = SearchSettings.load()
+    settings.ef_search = 321
+    settings.save()  # forgets the cached row in this process
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation="both", metric="cosine", k=3)
+    assert "'321'" in captured.captured_queries[-2]["sql"]
+
+    # Another process's edit (here: behind the model's back) shows once the period is over.
+    SearchSettings.objects.update(ef_search=222)
+    find_similar(query, representation="both", metric="cosine", k=3)
+    assert SearchSettings.cached().ef_search == 321
+    monkeypatch.setattr(SearchSettings, "CACHE_SECONDS", 0.0)
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(query, representation="both", metric="cosine", k=3)
+    assert "'222'" in captured.captured_queries[-2]["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_settings_travel_with_the_statement():
+    """Autocommit (a web request): no BEGIN/COMMIT around the search; the hnsw settings are
+    session settings, set right before the statement in the same round trip."""
+    ensure_definitions()
+    videos, _ = make_catalog(8)
+    refit_and_materialize_all()
+    assert not connection.in_atomic_block
+    with CaptureQueriesContext(connection) as captured:
+        matches = find_similar(
+            videos[0], representation="both", metric="euclidean", k=3, ef_search=77
+        )
+    assert [m.rank for m in matches] == [1, 2, 3]
+    assert videos[0].pk not in {m.video.pk for m in matches}
+    assert not [q for q in captured if q["sql"].upper() in ("BEGIN", "COMMIT")]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW hnsw.ef_search")
+        assert cursor.fetchone()[0] == "77"
+        cursor.execute("SHOW hnsw.iterative_scan")
+        assert cursor.fetchone()[0] == "relaxed_order"
