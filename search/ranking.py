@@ -307,15 +307,27 @@ def _run(statement: str, params: dict, *, ef_search: int, exact: bool) -> list[t
                 cursor.execute("SELECT set_config('enable_indexscan', 'on', true)")
         return rows
     with connection.cursor() as cursor:
-        # Pipeline mode: the settings and the k-NN query reach the server in one round trip
-        # (each round trip costs a context switch, which is dear on a busy machine). Outside
-        # a transaction the settings are per session: harmless, as every k-NN query sets
-        # its own; inside one they are SET LOCAL.
-        with connection.connection.pipeline():
-            local = connection.in_atomic_block
-            cursor.execute(_SET_SEARCH_PARAMETERS, [ef, local, "relaxed_order", local])
-            cursor.execute(statement, params)
-            return cursor.fetchall()
+        if connection.in_atomic_block:
+            # Pipeline mode: the settings and the k-NN statement reach the server in one
+            # round trip; SET LOCAL, so nothing outlives the caller's transaction.
+            with connection.connection.pipeline():
+                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, True, "relaxed_order", True])
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+        # Autocommit (a web request, a job): session settings, sent only when this
+        # connection's differ. Nothing else here sets hnsw.*, and a session setting made
+        # outside a transaction is not undone by a later rollback.
+        raw = connection.connection
+        wanted = (raw, ef)
+        if getattr(connection, "_mvsim_hnsw_session", None) != wanted:
+            with raw.pipeline():
+                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, "relaxed_order", False])
+                cursor.execute(statement, params)
+                rows = cursor.fetchall()
+            connection._mvsim_hnsw_session = wanted  # only once both succeeded
+            return rows
+        cursor.execute(statement, params)
+        return cursor.fetchall()
 
 
 _SET_SEARCH_PARAMETERS = (

@@ -94,7 +94,7 @@ def test_settings_are_read_once_per_cache_period_and_a_save_is_seen_at_once(cata
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_settings_travel_with_the_statement():
     """Autocommit (a web request): no BEGIN/COMMIT around the search; the hnsw settings are
-    session settings, set right before the statement in the same round trip."""
+    session settings, sent with the statement in the same round trip when they change."""
     ensure_definitions()
     videos, _ = make_catalog(8)
     refit_and_materialize_all()
@@ -111,3 +111,17 @@ def test_outside_a_transaction_the_settings_travel_with_the_statement():
         assert cursor.fetchone()[0] == "77"
         cursor.execute("SHOW hnsw.iterative_scan")
         assert cursor.fetchone()[0] == "relaxed_order"
+
+    # The session already has them: the next search is the statement alone...
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=77)
+    assert len(captured.captured_queries) == 1
+    assert "set_config" not in captured.captured_queries[0]["sql"]
+    # ...until it needs another value, or runs on a new connection.
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=90)
+    assert "'90'" in captured.captured_queries[0]["sql"]
+    connection.close()
+    with CaptureQueriesContext(connection) as captured:
+        find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=90)
+    assert "set_config" in captured.captured_queries[0]["sql"]
