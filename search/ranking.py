@@ -282,15 +282,23 @@ def _knn(
     return statement, params
 
 
-def _run(statement: str, params: dict, *, ef_search: int, exact: bool) -> list[tuple]:
+RELAXED, SINGLE_PASS = "relaxed_order", "off"  # hnsw.iterative_scan modes
+
+
+def _run(
+    statement: str, params: dict, *, ef_search: int, exact: bool, iterative: str = RELAXED
+) -> list[tuple]:
     """Execute a k-NN statement with the HNSW settings it needs.
 
-    Every search filters (pool, status, exclusions), so iterative scans keep reading the
-    index until enough rows pass the filters instead of stopping after ef_search candidates.
-    relaxed_order: a later pass may return rows slightly out of order, which the statements
-    re-sort. (strict_order was tried for LIMIT k without a pool: it drops nearer rows found
-    late instead, 14 wrong top-10s in 60 filtered queries vs 2 with relaxed_order.)
-    ``ef_search`` should be >= the LIMIT so one pass usually fills it.
+    ``iterative``: RELAXED (``hnsw.iterative_scan = relaxed_order``) keeps reading the index
+    until enough rows pass the filters (pool, status, exclusions, genre) instead of stopping
+    after ef_search candidates; a later pass may return rows slightly out of order, which the
+    statements re-sort. (strict_order was tried for LIMIT k without a pool: it drops nearer
+    rows found late instead, 14 wrong top-10s in 60 filtered queries vs 2 with
+    relaxed_order.) SINGLE_PASS (``off``) returns at most ef_search candidates but skips the
+    iterative bookkeeping (~0.4 ms of 3 ms at 1M); find_similar uses it only with plenty of
+    headroom and falls back to RELAXED when it comes back short. ``ef_search`` should be >=
+    the LIMIT so one pass usually fills it.
     """
     ef = str(min(EF_SEARCH_MAX, ef_search))
     if exact:
@@ -299,7 +307,7 @@ def _run(statement: str, params: dict, *, ef_search: int, exact: bool) -> list[t
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 _SET_SEARCH_PARAMETERS + ", set_config('enable_indexscan', 'off', true)",
-                [ef, True, "relaxed_order", True],
+                [ef, True, iterative, True],
             )
             cursor.execute(statement, params)
             rows = cursor.fetchall()
@@ -311,17 +319,17 @@ def _run(statement: str, params: dict, *, ef_search: int, exact: bool) -> list[t
             # Pipeline mode: the settings and the k-NN statement reach the server in one
             # round trip; SET LOCAL, so nothing outlives the caller's transaction.
             with connection.connection.pipeline():
-                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, True, "relaxed_order", True])
+                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, True, iterative, True])
                 cursor.execute(statement, params)
                 return cursor.fetchall()
         # Autocommit (a web request, a job): session settings, sent only when this
         # connection's differ. Nothing else here sets hnsw.*, and a session setting made
         # outside a transaction is not undone by a later rollback.
         raw = connection.connection
-        wanted = (raw, ef)
+        wanted = (raw, ef, iterative)
         if getattr(connection, "_mvsim_hnsw_session", None) != wanted:
             with raw.pipeline():
-                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, "relaxed_order", False])
+                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, iterative, False])
                 cursor.execute(statement, params)
                 rows = cursor.fetchall()
             connection._mvsim_hnsw_session = wanted  # only once both succeeded
@@ -391,7 +399,15 @@ def find_similar(
     # The query video itself passes the index before the filter drops it: one more slot in
     # the first pass saves a second (iterative) pass over the graph.
     ef = max(ef_search, pool_size + (exclude is not None))
-    rows = _run(ranked_statement(knn), params, ef_search=ef, exact=exact)
+    statement = ranked_statement(knn)
+    # One pass over the graph is enough when the filters cannot starve it: no genre filter
+    # and ef_search at least twice the LIMIT (catalog videos are nearly all ready). Fewer
+    # than k rows back means it was not, and the search runs again with iterative scans.
+    single_pass = genre is None and not exact and ef >= 2 * pool_size
+    mode = SINGLE_PASS if single_pass else RELAXED
+    rows = _run(statement, params, ef_search=ef, exact=exact, iterative=mode)
+    if single_pass and len(rows) < k:
+        rows = _run(statement, params, ef_search=ef, exact=exact)
     if not rows:
         _explain_no_results(query, representation, metric)
         return []

@@ -110,7 +110,7 @@ def test_outside_a_transaction_the_settings_travel_with_the_statement():
         cursor.execute("SHOW hnsw.ef_search")
         assert cursor.fetchone()[0] == "77"
         cursor.execute("SHOW hnsw.iterative_scan")
-        assert cursor.fetchone()[0] == "relaxed_order"
+        assert cursor.fetchone()[0] == "off"  # no genre filter, ef_search >= 2 x LIMIT
 
     # The session already has them: the next search is the statement alone...
     with CaptureQueriesContext(connection) as captured:
@@ -125,3 +125,34 @@ def test_outside_a_transaction_the_settings_travel_with_the_statement():
     with CaptureQueriesContext(connection) as captured:
         find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=90)
     assert "set_config" in captured.captured_queries[0]["sql"]
+
+
+def test_a_single_pass_that_comes_back_short_is_retried_with_iterative_scans():
+    """Without a genre filter a search first walks the graph once (iterative scans off); when
+    the filters leave fewer than k of those ef_search candidates it must still return k."""
+    ensure_definitions()
+    rng = np.random.default_rng(3)
+    base = raw_features(1, seed=9)[0]
+    spread = raw_features(50, seed=9).std(axis=0)
+    query = add_video(base, title="query")
+    # The nearest 40 are earlier user queries (another pool), the catalog lies farther out.
+    for _ in range(40):
+        add_video(base + 0.05 * spread * rng.standard_normal(base.shape), is_query=True)
+    catalog = [
+        add_video(base + 0.5 * spread * rng.standard_normal(base.shape), title=f"c{i}")
+        for i in range(10)
+    ]
+    refit_and_materialize_all()
+    exact = find_similar(query, representation="both", metric="euclidean", k=5, exact=True)
+    with connection.cursor() as cursor:
+        cursor.execute("REINDEX INDEX vv_both_l2_hnsw")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+    with CaptureQueriesContext(connection) as captured:
+        approx = find_similar(
+            query, representation="both", metric="euclidean", k=5, boost=1.0, ef_search=12
+        )
+    assert [m.video.pk for m in approx] == [m.video.pk for m in exact]
+    assert {m.video.pk for m in approx} <= {v.pk for v in catalog}
+    modes = [q["sql"] for q in captured if "set_config('hnsw.iterative_scan'" in q["sql"]]
+    assert len(modes) == 2 and "'off'" in modes[0] and "'relaxed_order'" in modes[1], modes
