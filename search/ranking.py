@@ -184,7 +184,7 @@ def knn_statement(
     if exclude_sha256:
         where.append("v.content_sha256 <> %(content_sha256)s")
     # Only the distance in ORDER BY so the HNSW index can serve it; exact ties are broken by
-    # the caller (and here when exact, where a secondary key costs nothing).
+    # ranked_statement's outer ORDER BY (and here when exact, where a second key is free).
     return (
         f"SELECT vv.video_id, vv.{column} {operator} {probe} AS distance, "
         f"v.genre_id, v.predicted_genre_id "
