@@ -448,9 +448,12 @@ def measure_video_queries(column: str, metric: str, ids: list[int]) -> Row:
 
 
 def uses_index(column: str, metric: str, query: np.ndarray) -> bool:
+    from django.db import transaction
     from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
+    # In a transaction find_similar sends its statement as is (outside one it EXECUTEs a
+    # prepared statement, whose text has no operator to find).
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         find_similar(query, representation=column, metric=metric, k=K)
     operator = "<=>" if metric == "cosine" else "<->"
     knn = next(q["sql"] for q in captured.captured_queries if operator in q["sql"])

@@ -11,6 +11,8 @@ docs/benchmarks.md for what each part costs.
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -323,19 +325,59 @@ def _run(
                 cursor.execute(statement, params)
                 return cursor.fetchall()
         # Autocommit (a web request, a job): session settings, sent only when this
-        # connection's differ. Nothing else here sets hnsw.*, and a session setting made
-        # outside a transaction is not undone by a later rollback.
+        # connection's differ, and the statement as a server-side prepared statement, so
+        # PostgreSQL plans it once per connection instead of every time (0.5 ms of a 4 ms
+        # search at 1M). Nothing else here sets hnsw.* or PREPAREs, and neither is undone by
+        # a later rollback when done outside a transaction.
         raw = connection.connection
-        wanted = (raw, ef, iterative)
-        if getattr(connection, "_mvsim_hnsw_session", None) != wanted:
-            with raw.pipeline():
+        name, prepared_sql, names = _prepared(statement, params.get("limit"), params.get("k"))
+        settings_wanted = (raw, ef, iterative)
+        state = getattr(connection, "_mvsim_prepared", None)
+        if state is None or state[0] is not raw:
+            state = connection._mvsim_prepared = (raw, set())
+        send_settings = getattr(connection, "_mvsim_hnsw_session", None) != settings_wanted
+        send_prepare = name not in state[1]
+        execute = (
+            f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
+        )
+        values = [params[n] for n in names]
+        if not (send_settings or send_prepare):
+            cursor.execute(execute, values)
+            return cursor.fetchall()
+        with raw.pipeline():
+            if send_settings:
                 cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, iterative, False])
-                cursor.execute(statement, params)
-                rows = cursor.fetchall()
-            connection._mvsim_hnsw_session = wanted  # only once both succeeded
-            return rows
-        cursor.execute(statement, params)
-        return cursor.fetchall()
+            if send_prepare:
+                cursor.execute(f"PREPARE {name} AS {prepared_sql}")
+            cursor.execute(execute, values)
+            rows = cursor.fetchall()
+        # Only once everything succeeded.
+        connection._mvsim_hnsw_session = settings_wanted
+        state[1].add(name)
+        return rows
+
+
+@functools.lru_cache(maxsize=512)
+def _prepared(statement: str, limit: int | None, k: int | None) -> tuple[str, str, tuple]:
+    """(name, SQL with $n placeholders, parameter names in $n order) for PREPARE.
+
+    The LIMITs become literals: with ``LIMIT $n`` a generic plan would have to guess the row
+    count and might prefer a sequential scan to the HNSW index.
+    """
+    if limit is not None:
+        statement = statement.replace("%(limit)s", str(int(limit)))
+    if k is not None:
+        statement = statement.replace("%(k)s", str(int(k)))
+    names: list[str] = []
+
+    def positional(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", positional, statement)
+    name = "mvsim_knn_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+    return name, sql, tuple(names)
 
 
 _SET_SEARCH_PARAMETERS = (

@@ -112,11 +112,28 @@ def test_outside_a_transaction_the_settings_travel_with_the_statement():
         cursor.execute("SHOW hnsw.iterative_scan")
         assert cursor.fetchone()[0] == "off"  # no genre filter, ef_search >= 2 x LIMIT
 
-    # The session already has them: the next search is the statement alone...
+    # The session already has them, and the statement is prepared: the next search is one
+    # EXECUTE, with the same results...
     with CaptureQueriesContext(connection) as captured:
-        find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=77)
+        again = find_similar(
+            videos[0], representation="both", metric="euclidean", k=3, ef_search=77
+        )
+    assert [m.video.pk for m in again] == [m.video.pk for m in matches]
     assert len(captured.captured_queries) == 1
-    assert "set_config" not in captured.captured_queries[0]["sql"]
+    execute = captured.captured_queries[0]["sql"]
+    assert execute.startswith("EXECUTE mvsim_knn_"), execute
+    # ...whose generic plan (what PostgreSQL settles on after 5 runs) still walks the HNSW
+    # graph: the LIMITs are literals, so the planner knows only 3 rows are wanted.
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute("SET enable_seqscan = off")  # 8 rows: scan + sort would win on cost
+        cursor.execute("SET enable_sort = off")
+        cursor.execute("EXPLAIN " + execute)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET plan_cache_mode")
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_sort")
+    assert "Index Scan using vv_both_l2_hnsw" in plan, plan
     # ...until it needs another value, or runs on a new connection.
     with CaptureQueriesContext(connection) as captured:
         find_similar(videos[0], representation="both", metric="euclidean", k=3, ef_search=90)
