@@ -647,7 +647,7 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
                     p95=p95,
                     recall=recall,
                     notes=[
-                        f"k-NN ORM query alone p50 {LAST_KNN[0]:.1f} ms; "
+                        f"k-NN statement alone (nearest_rows) p50 {LAST_KNN[0]:.1f} ms; "
                         f"client CPU p50 {LAST_CPU[0]:.1f} ms"
                     ]
                     + ([] if indexed else ["planner did NOT use the HNSW index"]),

@@ -288,7 +288,13 @@ RELAXED, SINGLE_PASS = "relaxed_order", "off"  # hnsw.iterative_scan modes
 
 
 def _run(
-    statement: str, params: dict, *, ef_search: int, exact: bool, iterative: str = RELAXED
+    statement: str,
+    params: dict,
+    *,
+    ef_search: int,
+    exact: bool,
+    iterative: str = RELAXED,
+    _retry: bool = False,
 ) -> list[tuple]:
     """Execute a k-NN statement with the HNSW settings it needs.
 
@@ -341,20 +347,48 @@ def _run(
             f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
         )
         values = [params[n] for n in names]
-        if not (send_settings or send_prepare):
-            cursor.execute(execute, values)
-            return cursor.fetchall()
-        with raw.pipeline():
-            if send_settings:
-                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, iterative, False])
-            if send_prepare:
-                cursor.execute(f"PREPARE {name} AS {prepared_sql}")
-            cursor.execute(execute, values)
-            rows = cursor.fetchall()
-        # Only once everything succeeded.
-        connection._mvsim_hnsw_session = settings_wanted
+        try:
+            if not (send_settings or send_prepare):
+                cursor.execute(execute, values)
+                return cursor.fetchall()
+            with raw.pipeline():
+                if send_settings:
+                    cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, iterative, False])
+                if send_prepare:
+                    cursor.execute(f"PREPARE {name} AS {prepared_sql}")
+                cursor.execute(execute, values)
+                rows = cursor.fetchall()
+        except Exception as exc:
+            # Whatever failed, the server's state is no longer known: start this connection
+            # afresh (a PREPARE that went through before an error would otherwise make the
+            # next PREPARE of the same name fail for the rest of the connection's life).
+            _forget_session_state(raw)
+            # 26000: the prepared statement is gone (DISCARD ALL, a pooler): prepare again.
+            if getattr(exc.__cause__, "sqlstate", None) == "26000" and not _retry:
+                return _run(
+                    statement,
+                    params,
+                    ef_search=ef_search,
+                    exact=exact,
+                    iterative=iterative,
+                    _retry=True,
+                )
+            raise
+        connection._mvsim_hnsw_session = settings_wanted  # only once everything succeeded
         state[1].add(name)
         return rows
+
+
+def _forget_session_state(raw) -> None:
+    connection._mvsim_hnsw_session = None
+    connection._mvsim_prepared = None
+    if raw.closed or connection.in_atomic_block:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+    except Exception:  # a broken connection: Django opens a new one, with nothing prepared
+        pass
 
 
 @functools.lru_cache(maxsize=512)

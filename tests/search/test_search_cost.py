@@ -173,3 +173,20 @@ def test_a_single_pass_that_comes_back_short_is_retried_with_iterative_scans():
     assert {m.video.pk for m in approx} <= {v.pk for v in catalog}
     modes = [q["sql"] for q in captured if "set_config('hnsw.iterative_scan'" in q["sql"]]
     assert len(modes) == 2 and "'off'" in modes[0] and "'relaxed_order'" in modes[1], modes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_lost_its_prepared_statements_prepares_them_again():
+    """E.g. a DISCARD ALL behind mvsim's back: the next search still answers."""
+    ensure_definitions()
+    videos, _ = make_catalog(8)
+    refit_and_materialize_all()
+    first = find_similar(videos[0], representation="both", metric="cosine", k=3)
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD ALL")  # forgets prepared statements and session settings
+    with CaptureQueriesContext(connection) as captured:
+        again = find_similar(videos[0], representation="both", metric="cosine", k=3)
+    assert [m.video.pk for m in again] == [m.video.pk for m in first]
+    sent = [q["sql"].split(" ", 1)[0] for q in captured]
+    # EXECUTE fails (26000), then settings + PREPARE + EXECUTE again.
+    assert sent.count("PREPARE") == 1 and sent.count("EXECUTE") == 2, sent
