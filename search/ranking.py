@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -294,7 +294,6 @@ def _run(
     ef_search: int,
     exact: bool,
     iterative: str = RELAXED,
-    _retry: bool = False,
 ) -> list[tuple]:
     """Execute a k-NN statement with the HNSW settings it needs.
 
@@ -330,23 +329,34 @@ def _run(
                 cursor.execute(_SET_SEARCH_PARAMETERS, [ef, True, iterative, True])
                 cursor.execute(statement, params)
                 return cursor.fetchall()
-        # Autocommit (a web request, a job): session settings, sent only when this
-        # connection's differ, and the statement as a server-side prepared statement, so
-        # PostgreSQL plans it once per connection instead of every time (0.5 ms of a 4 ms
-        # search at 1M). Nothing else here sets hnsw.* or PREPAREs, and neither is undone by
-        # a later rollback when done outside a transaction.
+        return _run_prepared(cursor, statement, params, ef, iterative)
+
+
+@dataclass
+class _Session:
+    """What this process has set up on one server connection (outside transactions)."""
+
+    raw: object  # the psycopg connection it belongs to; a reconnect starts a new _Session
+    settings: tuple[str, str] | None = None  # (ef_search, iterative_scan) as last set
+    prepared: set[str] = field(default_factory=set)
+
+
+def _run_prepared(cursor, statement: str, params: dict, ef: str, iterative: str) -> list[tuple]:
+    """Autocommit (a web request, a job): the hnsw settings as session settings, sent only
+    when this connection's differ, and the statement as a server-side prepared statement, so
+    PostgreSQL plans it once per connection instead of every time (0.5 ms of a 4 ms search at
+    1M). Nothing else here sets hnsw.* or PREPAREs, and neither is undone by a later rollback
+    when done outside a transaction."""
+    name, prepared_sql, names = _prepared(statement, params.get("limit"), params.get("k"))
+    execute = f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
+    values = [params[n] for n in names]
+    for attempt in (1, 2):
         raw = connection.connection
-        name, prepared_sql, names = _prepared(statement, params.get("limit"), params.get("k"))
-        settings_wanted = (raw, ef, iterative)
-        state = getattr(connection, "_mvsim_prepared", None)
-        if state is None or state[0] is not raw:
-            state = connection._mvsim_prepared = (raw, set())
-        send_settings = getattr(connection, "_mvsim_hnsw_session", None) != settings_wanted
-        send_prepare = name not in state[1]
-        execute = (
-            f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
-        )
-        values = [params[n] for n in names]
+        session = getattr(connection, "_mvsim_session", None)
+        if session is None or session.raw is not raw:
+            session = connection._mvsim_session = _Session(raw)
+        send_settings = session.settings != (ef, iterative)
+        send_prepare = name not in session.prepared
         try:
             if not (send_settings or send_prepare):
                 cursor.execute(execute, values)
@@ -359,30 +369,23 @@ def _run(
                 cursor.execute(execute, values)
                 rows = cursor.fetchall()
         except Exception as exc:
-            # Whatever failed, the server's state is no longer known: start this connection
-            # afresh (a PREPARE that went through before an error would otherwise make the
-            # next PREPARE of the same name fail for the rest of the connection's life).
-            _forget_session_state(raw)
+            # Whatever failed, the server's state is no longer known: start afresh (a PREPARE
+            # that went through before an error would otherwise make every later PREPARE of
+            # that name fail for the rest of the connection's life).
+            _forget_session(raw)
             # 26000: the prepared statement is gone (DISCARD ALL, a pooler): prepare again.
-            if getattr(exc.__cause__, "sqlstate", None) == "26000" and not _retry:
-                return _run(
-                    statement,
-                    params,
-                    ef_search=ef_search,
-                    exact=exact,
-                    iterative=iterative,
-                    _retry=True,
-                )
+            if attempt == 1 and getattr(exc.__cause__, "sqlstate", None) == "26000":
+                continue
             raise
-        connection._mvsim_hnsw_session = settings_wanted  # only once everything succeeded
-        state[1].add(name)
+        session.settings = (ef, iterative)  # only once everything succeeded
+        session.prepared.add(name)
         return rows
+    raise AssertionError("unreachable")
 
 
-def _forget_session_state(raw) -> None:
-    connection._mvsim_hnsw_session = None
-    connection._mvsim_prepared = None
-    if raw.closed or connection.in_atomic_block:
+def _forget_session(raw) -> None:
+    connection._mvsim_session = None
+    if raw.closed:
         return
     try:
         with connection.cursor() as cursor:
@@ -476,10 +479,12 @@ def find_similar(
     # the first pass saves a second (iterative) pass over the graph.
     ef = max(ef_search, pool_size + (exclude is not None))
     statement = ranked_statement(knn)
-    # One pass over the graph is enough when the filters cannot starve it: no genre filter
-    # and ef_search at least twice the LIMIT (catalog videos are nearly all ready). Fewer
-    # than k rows back means it was not, and the search runs again with iterative scans.
-    single_pass = genre is None and not exact and ef >= 2 * pool_size
+    # One pass over the graph is enough when the filters cannot starve it: the catalog pool
+    # (nearly every indexed row is a ready catalog video; past queries are a small minority,
+    # so that pool goes straight to iterative scans), no genre filter, and ef_search at least
+    # twice the LIMIT. Fewer than k rows back means it was not, and the search runs again
+    # with iterative scans.
+    single_pass = pool == "catalog" and genre is None and not exact and ef >= 2 * pool_size
     mode = SINGLE_PASS if single_pass else RELAXED
     rows = _run(statement, params, ef_search=ef, exact=exact, iterative=mode)
     if single_pass and len(rows) < k:

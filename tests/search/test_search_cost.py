@@ -190,3 +190,16 @@ def test_a_connection_that_lost_its_prepared_statements_prepares_them_again():
     sent = [q["sql"].split(" ", 1)[0] for q in captured]
     # EXECUTE fails (26000), then settings + PREPARE + EXECUTE again.
     assert sent.count("PREPARE") == 1 and sent.count("EXECUTE") == 2, sent
+
+
+def test_past_queries_are_searched_with_iterative_scans_straight_away(catalog):
+    """The query pool is a small minority of the index: a single pass would nearly always
+    come back short, so it is not tried (one k-NN statement, not two)."""
+    query, _ = catalog
+    add_video(raw_features(1, seed=6)[0], is_query=True)
+    refit_and_materialize_all()
+    with CaptureQueriesContext(connection) as captured:
+        hits = find_similar(query, representation="both", metric="cosine", k=5, pool="queries")
+    assert len(hits) == 1
+    modes = [q["sql"] for q in captured if "set_config('hnsw.iterative_scan'" in q["sql"]]
+    assert len(modes) == 1 and "'relaxed_order'" in modes[0], modes
