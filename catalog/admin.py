@@ -1,9 +1,18 @@
 from django.contrib import admin, messages
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from catalog.models import Genre, TrackMetadata, Video
+from ml.services import EncodingUnavailable
+from pipeline import selectors as pipeline_selectors
+from pipeline.admin_actions import job_link
+from pipeline.catalog_work import queue_encoding
+from pipeline.models import StageRun
+from pipeline.services import restart_many
+from pipeline.stages import IN_PROGRESS
 
 
 @admin.register(Genre)
@@ -36,6 +45,8 @@ class VideoAdmin(admin.ModelAdmin):
         "predicted_genre",
         "confidence",
         "status",
+        "in_stage_for",
+        "job_state",
         "is_query",
         "source",
         "duration",
@@ -63,10 +74,57 @@ class VideoAdmin(admin.ModelAdmin):
         "updated_at",
         "segment_count",
         "player",
+        "pipeline_runs",
     ]
     inlines = [TrackMetadataInline]
     actions = ["reextract", "reencode"]
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        run = StageRun.objects.filter(job_id=OuterRef("job_id")).values("queued_at")[:1]
+        return super().get_queryset(request).annotate(_stage_since=Subquery(run))
+
+    @admin.display(ordering="_stage_since", description="in stage for")
+    def in_stage_for(self, obj: Video) -> str:
+        since = getattr(obj, "_stage_since", None)
+        if since is None or obj.status not in IN_PROGRESS:
+            return ""
+        return timesince(since, timezone.now())
+
+    @admin.display(description="job")
+    def job_state(self, obj: Video) -> str:
+        """The RQ state of the video's current job (read from Redis for each row)."""
+        if obj.status not in IN_PROGRESS or not obj.job_id:
+            return ""
+        if obj.job_id.startswith("local-"):
+            return "in a command"
+        return pipeline_selectors.job_states([obj.job_id]).get(obj.job_id, "unknown")
+
+    @admin.display(description="pipeline runs")
+    def pipeline_runs(self, obj: Video) -> str:
+        runs = pipeline_selectors.runs_of(obj)
+        if not runs:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    run.stage,
+                    run.attempt,
+                    run.state,
+                    f"{run.queued_at:%Y-%m-%d %H:%M:%S}",
+                    job_link(run.job_id) if run.place == "queue" else run.worker,
+                    run.detail[:200],
+                )
+                for run in runs
+            ),
+        )
+        return format_html(
+            "<table><tr><th>stage</th><th>attempt</th><th>state</th><th>queued</th>"
+            "<th>job</th><th>detail</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.display(ordering="predicted_confidence", description="confidence")
     def confidence(self, obj: Video) -> str:
@@ -91,14 +149,13 @@ class VideoAdmin(admin.ModelAdmin):
             '<video src="{}" controls preload="metadata" width="320"></video>', obj.media.url
         )
 
-    @admin.action(description="Re-extract features of the selected videos")
+    @admin.action(description="Process the selected videos again (re-extract features)")
     def reextract(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from features.services import ExtractionUnavailable, request_extraction
-
-        try:
-            count = request_extraction(list(queryset.values_list("pk", flat=True)))
-        except ExtractionUnavailable as exc:
-            self.message_user(request, str(exc), messages.WARNING)
+        count = restart_many(list(queryset.values_list("pk", flat=True)))
+        if not count:
+            self.message_user(
+                request, "The selected videos have no media file to analyse.", messages.WARNING
+            )
             return
         self.message_user(
             request, f"Queued feature extraction for {count} video(s).", messages.SUCCESS
@@ -106,14 +163,13 @@ class VideoAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-encode the selected videos with the active model")
     def reencode(self, request: HttpRequest, queryset: QuerySet) -> None:
-        from ml.services import EncodingUnavailable, request_encoding
-
+        ids = list(queryset.values_list("pk", flat=True))
         try:
-            count = request_encoding(list(queryset.values_list("pk", flat=True)))
+            queue_encoding(ids)
         except EncodingUnavailable as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return
-        self.message_user(request, f"Queued encoding for {count} video(s).", messages.SUCCESS)
+        self.message_user(request, f"Queued encoding for {len(ids)} video(s).", messages.SUCCESS)
 
 
 @admin.register(TrackMetadata)

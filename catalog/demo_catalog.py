@@ -11,7 +11,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from catalog import pipeline
 from catalog.demo import DemoClip, generate_demo_video, resolve_genre
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
 from catalog.services import VIDEO_DIR, file_sha256, media_name
@@ -23,14 +22,15 @@ DEMO_DIR = f"{VIDEO_DIR}/demo"
 class DemoCatalogResult:
     created: list[Video] = field(default_factory=list)
     existing: int = 0
-    job_ids: list[str] = field(default_factory=list)
 
 
-def _store_clip(clip: DemoClip, tmp_path: Path) -> tuple[Video | None, str | None]:
+def _store_clip(
+    clip: DemoClip, tmp_path: Path, on_created: Callable[[Video], object] | None
+) -> Video | None:
     """Move the clip into MEDIA and create its Video + metadata; None if already present."""
     sha = file_sha256(tmp_path)
     if Video.objects.filter(content_sha256=sha).exists():
-        return None, None
+        return None
     final = Path(settings.MEDIA_ROOT) / DEMO_DIR / clip.path.name
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(tmp_path, final)
@@ -54,11 +54,12 @@ def _store_clip(clip: DemoClip, tmp_path: Path) -> tuple[Video | None, str | Non
                 danceability=clip.danceability,
                 sources={name: ValueSource.DEMO for name in ("tempo", "energy", "danceability")},
             )
-            job_id = pipeline.start_processing(video)
+            if on_created is not None:
+                on_created(video)
     except Exception:
         final.unlink(missing_ok=True)  # no file without a row
         raise
-    return video, job_id
+    return video
 
 
 def create_demo_catalog(
@@ -68,8 +69,9 @@ def create_demo_catalog(
     genres: list[str] | None = None,
     duration: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_created: Callable[[Video], object] | None = None,
 ) -> DemoCatalogResult:
-    """Generate per_genre clips for each genre and queue their extraction.
+    """Generate per_genre clips for each genre; ``on_created(video)`` runs as each is stored.
 
     Deterministic for a seed: a second run with the same arguments finds every clip already
     present (same content hash) and adds nothing.
@@ -86,13 +88,11 @@ def create_demo_catalog(
             for genre in names:
                 out = Path(tmp) / f"{genre.lower().replace(' ', '-')}-{index:03d}.mp4"
                 clip = generate_demo_video(genre, index, seed, out, duration=duration)
-                video, job_id = _store_clip(clip, out)
+                video = _store_clip(clip, out, on_created)
                 if video is None:
                     result.existing += 1
                 else:
                     result.created.append(video)
-                    if job_id:
-                        result.job_ids.append(job_id)
                 done += 1
                 if progress:
                     progress(done, total)

@@ -27,7 +27,6 @@ from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
-from catalog.pipeline import start_processing
 from catalog.services import VIDEO_DIR, DuplicateContent, file_sha256, media_name
 
 MEDIA_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac"})
@@ -104,8 +103,15 @@ def title_from_filename(path: Path) -> str:
     return re.sub(r"[_\s]+", " ", path.stem).strip()[:300] or path.name[:300]
 
 
-def import_media_file(path: Path, *, genre: Genre | None, title: str | None = None) -> Video:
-    """Copy one file into the catalog and queue its extraction.
+def import_media_file(
+    path: Path,
+    *,
+    genre: Genre | None,
+    title: str | None = None,
+    on_created: Callable[[Video], object] | None = None,
+) -> Video:
+    """Copy one file into the catalog; ``on_created(video)`` runs in the same transaction
+    (the pipeline starts it there).
 
     Raises DuplicateContent when a video with the same bytes exists, OSError when the file
     can't be read or written. Leaves no file without a row and no row without a file.
@@ -133,7 +139,8 @@ def import_media_file(path: Path, *, genre: Genre | None, title: str | None = No
                 media=media_name(final),
                 genre=genre,
             )
-            start_processing(video)  # the job is enqueued when this transaction commits
+            if on_created is not None:
+                on_created(video)
             # Last step inside the transaction: if it fails, the row is rolled back.
             os.replace(temp, final)
             renamed = True
@@ -156,6 +163,7 @@ def import_folder(
     genre_from_subdir: bool = False,
     create_subdir_genres: bool = True,
     on_file: Callable[[int, int], None] | None = None,
+    on_created: Callable[[Video], object] | None = None,
 ) -> FolderImportResult:
     """Import every supported file under root (see import_media_file).
 
@@ -176,7 +184,7 @@ def import_folder(
                 if subdir not in genres:
                     genres[subdir] = resolve_genre(subdir, create=create_subdir_genres)
                 file_genre = genres[subdir]
-            video = import_media_file(path, genre=file_genre)
+            video = import_media_file(path, genre=file_genre, on_created=on_created)
         except DuplicateContent as exc:
             result.duplicates.append((path, exc.existing))
         except (OSError, ImportInputError) as exc:

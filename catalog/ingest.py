@@ -1,8 +1,9 @@
 """Ingest: Spotify's genre playlists -> one YouTube video per track -> catalog rows + jobs.
 
 Per genre we ask Spotify for its most-listed tracks, look each one up on YouTube, and create a
-`Video` (+ its `TrackMetadata`) whose download and feature extraction run later as RQ jobs
-(`start_processing`), so several workers share the slow part. Nothing here downloads.
+`Video` (+ its `TrackMetadata`) whose download and feature extraction run later, in the
+pipeline: the caller's ``on_created(video)`` (``pipeline.services.start`` for RQ workers) is
+called inside the transaction that creates the video. Nothing here downloads.
 
 Idempotent and resumable: `per_genre` is a quota per genre (tracks already ingested count
 towards it), known Spotify ids are skipped, and a YouTube video already in the catalog is never
@@ -24,7 +25,6 @@ from django.utils.module_loading import import_string
 
 from catalog import selectors
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource, VideoStatus
-from catalog.pipeline import start_processing
 from catalog.services import youtube_client
 from catalog.spotify_client import (
     AUDIO_FEATURES_BATCH,
@@ -37,6 +37,8 @@ from catalog.spotify_client import (
 from catalog.youtube_client import YouTubeClient, YouTubeError
 
 logger = logging.getLogger(__name__)
+
+OnCreated = Callable[[Video], object] | None
 
 # Tracks handled per audio-features call: an interrupted run loses at most this much work.
 TRACK_BATCH = 50
@@ -71,7 +73,7 @@ class GenreResult:
     genre: str
     had: int = 0  # tracks of this genre in the catalog before the run
     found: int = 0  # tracks Spotify gave us and we looked at
-    queued: int = 0  # videos created, download job queued
+    queued: int = 0  # videos created (and handed to on_created)
     skipped: int = 0  # their YouTube video is already in the catalog
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
     messages: list[str] = field(default_factory=list)  # one line per failure or warning
@@ -167,10 +169,10 @@ def create_ingested_video(
     youtube_id: str | None,
     features: AudioFeatures | None,
     features_refused: bool,
+    on_created: OnCreated = None,
 ) -> Video:
-    """The video, its metadata and its download job, all or nothing.
+    """The video, its metadata and ``on_created(video)``, all or nothing.
 
-    The job is enqueued when the transaction commits, so a worker always finds the rows.
     Raises IntegrityError when another run added the same Spotify track or YouTube video.
     """
     values: dict[str, float] = {}
@@ -201,7 +203,8 @@ def create_ingested_video(
             sources=sources,
             **values,
         )
-        start_processing(video)
+        if on_created is not None:
+            on_created(video)
     return video
 
 
@@ -217,6 +220,7 @@ def ingest_genre(
     dry_run: bool = False,
     claimed: _Claimed | None = None,
     on_track: Callable[[GenreResult], None] | None = None,
+    on_created: OnCreated = None,
 ) -> GenreResult:
     """Fill the genre up to `per_genre` ingested tracks. Raises only SpotifyAuthError.
 
@@ -251,6 +255,7 @@ def ingest_genre(
                     features_refused=not spotify.audio_features_available,
                     dry_run=dry_run,
                     claimed=claimed,
+                    on_created=on_created,
                 )
                 if on_track is not None:
                     on_track(result)
@@ -270,6 +275,7 @@ def ingest(
     dry_run: bool = False,
     on_genre_start: Callable[[str, int], None] | None = None,
     on_track: Callable[[GenreResult], None] | None = None,
+    on_created: OnCreated = None,
 ) -> list[GenreResult]:
     """Ingest every genre in turn; returns one result per genre (see `ingest_genre`)."""
     if per_genre < 1:
@@ -288,6 +294,7 @@ def ingest(
                 dry_run=dry_run,
                 claimed=claimed,
                 on_track=on_track,
+                on_created=on_created,
             )
         )
     return results
@@ -303,6 +310,7 @@ def _ingest_track(
     features_refused: bool,
     dry_run: bool,
     claimed: _Claimed,
+    on_created: OnCreated = None,
 ) -> None:
     label = f"{track.primary_artist} - {track.title}"
     try:
@@ -333,6 +341,7 @@ def _ingest_track(
             youtube_id=youtube_id,
             features=features,
             features_refused=features_refused,
+            on_created=on_created,
         )
     except IntegrityError:
         # Another ingest running at the same time added this track or video first.

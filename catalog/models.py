@@ -27,6 +27,7 @@ class VideoStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DOWNLOADING = "downloading", "Downloading"
     EXTRACTING = "extracting", "Extracting features"
+    MATERIALIZING = "materializing", "Making it searchable"
     ENCODING = "encoding", "Encoding"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
@@ -70,7 +71,9 @@ class Video(models.Model):
         max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING, db_index=True
     )
     error = models.TextField(blank=True)
-    job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job working on it now.")
+    job_id = models.CharField(
+        max_length=64, blank=True, help_text="The pipeline run (RQ job id) working on it now."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from catalog.models import Genre, Video
 from catalog.youtube_client import YouTubeClient
@@ -75,3 +77,40 @@ def download_video_media(video_id: int, client: YouTubeClient | None = None) -> 
             video.title = result.title[:300]
         video.save()
     return video
+
+
+# --- Facts other apps establish about a video (they compute, the catalog writes) ----------------
+
+
+def set_processing_state(video_id: int, status: str, *, job_id: str = "", error: str = "") -> None:
+    """Where the video is in the pipeline. The pipeline app decides; this only writes."""
+    Video.objects.filter(pk=video_id).update(
+        status=status, job_id=job_id, error=error[:2000], updated_at=timezone.now()
+    )
+
+
+def record_media_facts(
+    video_id: int, *, duration: float | None, has_audio: bool, has_video: bool
+) -> None:
+    """What decoding found: the duration of the content and which streams it has."""
+    Video.objects.filter(pk=video_id).update(
+        duration_seconds=duration,
+        has_audio=has_audio,
+        has_video=has_video,
+        updated_at=timezone.now(),
+    )
+
+
+def record_predictions(predictions: Iterable[tuple[int, str, float]]) -> int:
+    """Store (video id, predicted genre name, confidence) triples; unknown genres are created
+    (a model may have been trained on imported genres). Returns how many were written."""
+    predictions = list(predictions)
+    names = {name for _, name, _ in predictions}
+    genres = {genre.name: genre for genre in Genre.objects.filter(name__in=names)}
+    for name in names - genres.keys():
+        genres[name] = Genre.objects.get_or_create(name=name)[0]
+    for video_id, name, confidence in predictions:
+        Video.objects.filter(pk=video_id).update(
+            predicted_genre=genres[name], predicted_confidence=float(confidence)
+        )
+    return len(predictions)

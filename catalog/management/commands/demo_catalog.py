@@ -3,12 +3,13 @@ from tqdm import tqdm
 
 from catalog.demo import DemoGenerationError, UnknownGenre
 from catalog.demo_catalog import create_demo_catalog
+from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 
 class Command(BaseCommand):
     help = (
-        "Generate procedural demo music videos (30-60 s, H.264+AAC) for the genres and queue "
-        "their feature extraction. Deterministic for a seed; re-running adds nothing."
+        "Generate procedural demo music videos (30-60 s, H.264+AAC) for the genres and hand "
+        "them to the pipeline (--process). Deterministic for a seed; re-running adds nothing."
     )
 
     def add_arguments(self, parser) -> None:
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0, help="random seed (>= 0)")
         parser.add_argument("--genres", default="", help="comma-separated; default: all 10")
         parser.add_argument("--duration", type=float, default=None, help="seconds per clip")
+        add_process_option(parser)
 
     def handle(self, *args, per_genre: int, seed: int, genres: str, duration, **options) -> None:
         if not 1 <= per_genre <= 50:
@@ -24,6 +26,9 @@ class Command(BaseCommand):
             raise CommandError("--seed must be >= 0")
         if duration is not None and not 5 <= duration <= 600:
             raise CommandError("--duration must be between 5 and 600 seconds")
+        if not 1 <= options["workers"] <= 16:
+            raise CommandError("--workers must be between 1 and 16")
+        place = choose_place(options["process"])
         names = [name.strip() for name in genres.split(",") if name.strip()] or None
         bar = tqdm(total=per_genre * (len(names) if names else 10), unit="clip", desc="demo")
 
@@ -34,7 +39,12 @@ class Command(BaseCommand):
 
         try:
             result = create_demo_catalog(
-                per_genre, seed, genres=names, duration=duration, progress=progress
+                per_genre,
+                seed,
+                genres=names,
+                duration=duration,
+                progress=progress,
+                on_created=start_callback(place),
             )
         except UnknownGenre as exc:
             raise CommandError(str(exc)) from None
@@ -43,6 +53,10 @@ class Command(BaseCommand):
         finally:
             bar.close()
         self.stdout.write(
-            f"demo catalog: {len(result.created)} created, {result.existing} already present, "
-            f"{len(result.job_ids)} extraction jobs queued"
+            f"demo catalog: {len(result.created)} created, {result.existing} already present"
         )
+        ids = [video.pk for video in result.created]
+        for line in hand_over(
+            place, ids, workers=options["workers"], quiet=options["verbosity"] == 0
+        ):
+            self.stdout.write(line)

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from catalog import importing
 from catalog.importing import ImportInputError
+from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 SHOWN = 20  # file names listed per category; the counts are always complete
 
@@ -16,7 +17,7 @@ SHOWN = 20  # file names listed per category; the counts are always complete
 class Command(BaseCommand):
     help = (
         "Import the media files of a folder (mp4 mkv webm mov mp3 wav ogg flac, recursively) "
-        "into the catalog and queue their feature extraction. A file already in the catalog "
+        "into the catalog and hand them to the pipeline (--process). A file already in the catalog "
         "(same bytes) is skipped, so running it again adds nothing."
     )
 
@@ -36,9 +37,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--create-genre", action="store_true", help="Create the --genre genre if missing."
         )
+        add_process_option(parser)
 
     def handle(self, *args, folder: Path, **options) -> None:
         folder = folder.expanduser()
+        if not 1 <= options["workers"] <= 16:
+            raise CommandError("--workers must be between 1 and 16")
+        place = choose_place(options["process"])
         try:
             genre = (
                 importing.resolve_genre(options["genre"], create=options["create_genre"])
@@ -60,6 +65,7 @@ class Command(BaseCommand):
                     genre=genre,
                     genre_from_subdir=options["genre_from_subdir"],
                     on_file=on_file,
+                    on_created=start_callback(place),
                 )
             except ImportInputError as exc:
                 raise CommandError(str(exc)) from None
@@ -83,11 +89,14 @@ class Command(BaseCommand):
             f"skipped {len(result.skipped)}, failed {len(result.failed)}"
             + (f"; genres: {', '.join(genres)}" if genres else "")
         )
-        if result.imported:
-            out.write(
-                f"Queued feature extraction for {len(result.imported)} video(s) "
-                "(python manage.py rqworker extract runs it)."
-            )
+        lines = hand_over(
+            place,
+            [video.pk for video in result.imported],
+            workers=options["workers"],
+            quiet=options["verbosity"] == 0,
+        )
+        for line in lines:
+            out.write(line)
 
 
 def _relative(paths: list[Path], root: Path) -> list[str]:

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from catalog import ingest, selectors
 from catalog.spotify_client import SpotifyAuthError, SpotifyCredentialsMissing
+from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 MAX_PER_GENRE = 1000
 
@@ -16,7 +17,7 @@ MAX_PER_GENRE = 1000
 class Command(BaseCommand):
     help = (
         "Add each genre's most-listed Spotify tracks to the catalog: find every track's video "
-        "on YouTube and queue its download and feature extraction (RQ jobs). Idempotent: "
+        "on YouTube and hand it to the pipeline (download, extraction: --process). Idempotent: "
         "--per-genre is a quota per genre and nothing is added twice."
     )
 
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Only report the catalog: videos per status and failures by reason.",
         )
+        add_process_option(parser)
 
     def handle(self, *args, **options) -> None:
         if options["report"]:
@@ -61,6 +63,16 @@ class Command(BaseCommand):
             spotify = ingest.spotify_client_from_settings()
         except SpotifyCredentialsMissing as exc:
             raise CommandError(str(exc)) from None
+
+        if not 1 <= options["workers"] <= 16:
+            raise CommandError("--workers must be between 1 and 16")
+        place = choose_place(options["process"])
+        created: list[int] = []
+
+        def on_created(video) -> None:
+            created.append(video.pk)
+            if (start := start_callback(place)) is not None:
+                start(video)
 
         show_progress = options["verbosity"] > 0
         bars: list[tqdm] = []
@@ -92,6 +104,7 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 on_genre_start=on_genre_start,
                 on_track=on_track,
+                on_created=on_created,
             )
         except SpotifyAuthError as exc:
             raise CommandError(str(exc)) from None
@@ -102,8 +115,11 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self._write_plan(results)
         self._write_summary(results, dry_run=options["dry_run"], verbose=options["verbosity"] > 1)
-        if not options["dry_run"]:
-            self._write_catalog_report()
+        if options["dry_run"]:
+            return
+        for line in hand_over(place, created, workers=options["workers"], quiet=not show_progress):
+            self.stdout.write(line)
+        self._write_catalog_report()
 
     # --- output ----------------------------------------------------------------------------
 
@@ -116,7 +132,7 @@ class Command(BaseCommand):
     def _write_summary(
         self, results: list[ingest.GenreResult], *, dry_run: bool, verbose: bool
     ) -> None:
-        added_label = "would add" if dry_run else "queued"
+        added_label = "would add" if dry_run else "added"
         rows = [["genre", "had", "found", added_label, "skipped", "failed", "failed by reason"]]
         totals: Counter[str] = Counter()
         for r in results:
@@ -147,12 +163,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {message}")
             if len(shown) < len(messages):
                 self.stdout.write(f"  ... and {len(messages) - len(shown)} more (use -v 2)")
-        if not dry_run:
-            self.stdout.write(
-                "\nDownloads and feature extraction run in the RQ workers "
-                "(python manage.py rqworker default extract).\n"
-                "See how they went with: python manage.py ingest --report"
-            )
 
     def _write_catalog_report(self) -> None:
         counts = selectors.catalog_status_counts()
