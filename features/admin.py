@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from features.models import FeatureDefinition, Segment, VideoFeatures
+from pipeline.admin_actions import request_rematerialization
 
 
 @admin.register(FeatureDefinition)
@@ -20,8 +21,6 @@ class FeatureDefinitionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if "weight" in form.changed_data:
             # Stored search vectors include the weights: rewrite them (once per request).
-            from search.admin import request_rematerialization
-
             request_rematerialization(self, request, f"feature weights ({obj.name}, ...)")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -1,4 +1,4 @@
-"""Write-side operations of the features app (definitions, extraction requests, results)."""
+"""Write-side operations of the features app: feature definitions and extraction results."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from catalog.models import Video
+from catalog.services import record_media_facts
 from features.definitions import FEATURE_DEFINITIONS
-
-
-class ExtractionUnavailable(RuntimeError):
-    """Extraction cannot be queued; the message is shown to the editor."""
+from features.extraction import ExtractionResult, aggregate, extract_file
+from features.models import FeatureDefinition, Segment, VideoFeatures
 
 
 class NoMediaFile(ValueError):
@@ -37,8 +37,7 @@ def ensure_feature_definitions(model=None) -> int:
 
     The data migration passes its historical model; tests call it after a flush.
     """
-    if model is None:
-        from features.models import FeatureDefinition as model
+    model = model or FeatureDefinition
     existing = set(model.objects.values_list("position", flat=True))
     rows = [
         model(
@@ -56,33 +55,13 @@ def ensure_feature_definitions(model=None) -> int:
     return len(rows)
 
 
-def request_extraction(video_ids: list[int]) -> int:
-    """Queue (re-)extraction of these videos; returns how many were queued."""
-    from catalog import pipeline
-    from catalog.models import Video
-
-    videos = list(Video.objects.filter(pk__in=video_ids))
-    if not videos:
-        raise ExtractionUnavailable("None of the selected videos exist any more.")
-    without_media = [video for video in videos if not video.media and not video.source_url]
-    if len(without_media) == len(videos):
-        raise ExtractionUnavailable("The selected videos have no media file to analyse.")
-    queued = 0
-    with transaction.atomic():
-        for video in videos:
-            if pipeline.start_processing(video, restart=True):
-                queued += 1
-    return queued
-
-
-def extract_video_features(video_id: int, progress: Callable[[int, int], None] | None = None):
+def extract_video_features(
+    video_id: int, progress: Callable[[int, int], None] | None = None
+) -> ExtractionResult:
     """Extract and store the features of one video, replacing earlier ones atomically.
 
     Raises features.media.MediaError subclasses for bad media (nothing is written then).
     """
-    from catalog.models import Video
-    from features.extraction import extract_file
-
     video = Video.objects.get(pk=video_id)
     if not video.media:
         raise NoMediaFile(f"video {video_id} has no media file to analyse")
@@ -101,34 +80,10 @@ def extract_video_features(video_id: int, progress: Callable[[int, int], None] |
     return result
 
 
-def run_extraction_stage(video_id: int, progress: Callable[[int, int], None] | None = None):
-    """The whole extraction stage: features, searchable vectors, track descriptors, and the
-    next pipeline stage queued. Bad media marks the video failed (no partial rows) and
-    returns None; other errors propagate (RQ retries them)."""
-    from catalog import pipeline
-    from catalog.metadata import analyse_track
-    from catalog.models import VideoStatus
-    from features.media import MediaError
-    from search.materialize import materialize_video
-
-    try:
-        result = extract_video_features(video_id, progress=progress)
-    except (MediaError, NoMediaFile) as exc:
-        pipeline.mark_failed(video_id, f"Could not analyse the media: {exc}")
-        return None
-    materialize_video(video_id)
-    # Fills tempo/energy/loudness/danceability where Spotify gave none (source "analysis").
-    analyse_track(video_id)
-    pipeline.advance(video_id, VideoStatus.EXTRACTING)
-    return result
-
-
-def store_extraction(video_id: int, result, seconds: float | None = None):
-    """Replace the video's segments and aggregates in one transaction."""
-    from catalog.models import Video
-    from features.extraction import aggregate
-    from features.models import Segment, VideoFeatures
-
+def store_extraction(
+    video_id: int, result: ExtractionResult, seconds: float | None = None
+) -> VideoFeatures:
+    """Replace the video's segments and aggregates (and its media facts) in one transaction."""
     if not result.segments:
         raise ValueError(f"video {video_id}: extraction produced no segments")
     audio_mean, visual_mean = aggregate(result.segments)
@@ -155,8 +110,10 @@ def store_extraction(video_id: int, result, seconds: float | None = None):
                 "extraction_seconds": seconds,
             },
         )
-        video.duration_seconds = result.duration
-        video.has_audio = result.has_audio
-        video.has_video = result.has_video
-        video.save(update_fields=["duration_seconds", "has_audio", "has_video", "updated_at"])
+        record_media_facts(
+            video_id,
+            duration=result.duration,
+            has_audio=result.has_audio,
+            has_video=result.has_video,
+        )
     return features

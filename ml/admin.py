@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from ml.models import ModelVersion
+from pipeline.catalog_work import queue_activation
 
 
 @admin.register(ModelVersion)
@@ -56,10 +57,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
             return
-        from ml.services import activate_and_reencode
-
         version = queryset.get()
-        job_id = activate_and_reencode(version)
+        job_id = queue_activation(version)
         self.message_user(
             request,
             f"{version} is now the active model; re-encoding every video (job {job_id}).",

@@ -123,6 +123,11 @@ class LoadedModel:
             probs.append(np.asarray(out["genre"], dtype=np.float32))
         return np.concatenate(codes), np.concatenate(probs)
 
+    def warm_up(self) -> None:
+        """Build the compiled predict function now (the first call costs ~1 s), so the first
+        real video does not pay for it."""
+        self.encode([np.zeros((1, self.scaler.mean.shape[-1]), dtype=np.float32)])
+
     def predict_genre(self, sequences: Sequence[np.ndarray]) -> list[GenrePrediction]:
         """Most likely genre (with all probabilities) for each sequence."""
         _, probs = self.encode(sequences)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from features.models import BOTH_DIM, Segment
+from features.models import BOTH_DIM, Segment, VideoFeatures
 from ml.models import ModelVersion
 
 
@@ -31,3 +31,8 @@ def segment_sequences(video_ids: Iterable[int]) -> dict[int, np.ndarray]:
         video_id: np.stack(parts).reshape(len(parts), BOTH_DIM)
         for video_id, parts in grouped.items()
     }
+
+
+def encodable_video_ids() -> list[int]:
+    """Every video with extracted segments (catalog and earlier queries), in id order."""
+    return list(VideoFeatures.objects.order_by("video_id").values_list("video_id", flat=True))

@@ -1,19 +1,21 @@
-"""Write-side operations of the ml app: training, activation, encoding."""
+"""Write-side operations of the ml app: training a model version, encoding with it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import Genre, Video
+from catalog.models import Video
+from ml.inference import load_cached
 from ml.models import ModelVersion
 from ml.selectors import active_model_version, segment_sequences
+from ml.training import train_composite
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +26,22 @@ class EncodingUnavailable(RuntimeError):
     """Encoding cannot be queued; the message is shown to the editor."""
 
 
+@dataclass(frozen=True)
+class Encoding:
+    """One video put through the active model: its code and most likely genre."""
+
+    video_id: int
+    code: np.ndarray  # (code_dim,) float32
+    genre: str
+    confidence: float
+
+
 @dataclass
-class EncodeSummary:
-    encoded: int = 0
-    skipped: list[int] = field(default_factory=list)  # videos without segments
+class EncodedBatch:
+    encodings: list[Encoding]
+    skipped: list[int]  # videos without segments
+    done: int  # videos looked at so far, this batch included
+    total: int
 
 
 def _media_path(relative: str) -> Path:
@@ -39,9 +53,7 @@ def _relative(path: Path | str) -> str:
 
 
 def load_model(version: ModelVersion):
-    """The version's model, loaded once per process (TensorFlow is imported only here)."""
-    from ml.inference import load_cached
-
+    """The version's model, loaded once per process (TensorFlow is imported at this call)."""
     return load_cached(
         _media_path(version.model_path),
         _media_path(version.scaler_path),
@@ -49,52 +61,33 @@ def load_model(version: ModelVersion):
     )
 
 
-def encode_videos(
-    video_ids: list[int],
-    version: ModelVersion | None = None,
-    *,
-    batch_size: int = 256,
-    progress: Callable[[int, int], None] | None = None,
-) -> EncodeSummary:
-    """Write 40-d codes and predicted genres of these videos with the (active) model."""
-    from search.models import VideoVector
+def encode_batches(
+    video_ids: list[int], version: ModelVersion | None = None, *, batch_size: int = 256
+) -> Iterator[EncodedBatch]:
+    """Codes and predicted genres of these videos with the (active) model, batch by batch.
 
+    Computes only: the search app stores codes, the catalog the predicted genres.
+    """
     version = version or active_model_version()
     if version is None:
         raise EncodingUnavailable("No active model: train one with `manage.py train --activate`.")
     model = load_model(version)
-    summary = EncodeSummary()
-    genres = {genre.name: genre for genre in Genre.objects.filter(name__in=model.labels)}
-    for name in model.labels:
-        if name not in genres:
-            genres[name] = Genre.objects.get_or_create(name=name)[0]
     for start in range(0, len(video_ids), batch_size):
         batch = video_ids[start : start + batch_size]
         sequences = segment_sequences(batch)
-        summary.skipped += [video_id for video_id in batch if video_id not in sequences]
         ids = [video_id for video_id in batch if video_id in sequences]
+        encodings: list[Encoding] = []
         if ids:
             codes, probabilities = model.encode([sequences[video_id] for video_id in ids])
-            with transaction.atomic():
-                for video_id, code, probs in zip(ids, codes, probabilities, strict=True):
-                    best = int(probs.argmax())
-                    VideoVector.objects.update_or_create(video_id=video_id, defaults={"code": code})
-                    Video.objects.filter(pk=video_id).update(
-                        predicted_genre=genres[model.labels[best]],
-                        predicted_confidence=float(probs[best]),
-                    )
-            summary.encoded += len(ids)
-        if progress:
-            progress(min(start + batch_size, len(video_ids)), len(video_ids))
-    return summary
-
-
-def encode_catalog(version: ModelVersion | None = None, progress=None) -> EncodeSummary:
-    """Encode every video that has segments (catalog and earlier queries)."""
-    from features.models import VideoFeatures
-
-    ids = list(VideoFeatures.objects.order_by("video_id").values_list("video_id", flat=True))
-    return encode_videos(ids, version, progress=progress)
+            for video_id, code, probs in zip(ids, codes, probabilities, strict=True):
+                best = int(probs.argmax())
+                encodings.append(Encoding(video_id, code, model.labels[best], float(probs[best])))
+        yield EncodedBatch(
+            encodings=encodings,
+            skipped=[video_id for video_id in batch if video_id not in sequences],
+            done=min(start + batch_size, len(video_ids)),
+            total=len(video_ids),
+        )
 
 
 def training_set() -> tuple[list[int], list, list[str]]:
@@ -115,19 +108,17 @@ def train_model(
     epochs: int = 100,
     val_fraction: float = 0.2,
     seed: int = 42,
-    activate: bool = False,
     name: str = "",
     verbose: int = 1,
     on_epoch_end=None,
-    encode_progress=None,
     **overrides,
 ) -> ModelVersion:
-    """Train on the curated catalog, register a ModelVersion, optionally activate + encode.
+    """Train on the curated catalog and register a (not yet active) ModelVersion.
+
+    Activation re-encodes every video, which the pipeline does (pipeline.services).
 
     Raises ml.dataset.TrainingDataError (nothing written) when the labelled set is unusable.
     """
-    from ml.training import train_composite
-
     ids, sequences, labels = training_set()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     out_dir = _media_path(f"{MODELS_DIR}/{stamp}")
@@ -155,38 +146,4 @@ def train_model(
         history=result.history,
         config=result.config,
     )
-    if activate:
-        activate_version(version, progress=encode_progress)
     return version
-
-
-def activate_version(version: ModelVersion, progress=None) -> EncodeSummary:
-    """Make this the active model and re-encode every video with it."""
-    version.activate()
-    return encode_catalog(version, progress=progress)
-
-
-def activate_and_reencode(version: ModelVersion) -> str:
-    """Activate a version now and queue re-encoding of every video with it (admin action).
-
-    Codes of different versions live in different spaces, so all of them are rewritten.
-    """
-    from features.models import VideoFeatures
-    from mvsite.queues import QUEUE_DEFAULT, enqueue_on_commit
-
-    with transaction.atomic():
-        version.activate()
-        ids = list(VideoFeatures.objects.order_by("video_id").values_list("video_id", flat=True))
-        return enqueue_on_commit(QUEUE_DEFAULT, "ml.jobs.encode_many", ids, job_timeout=3600)
-
-
-def request_encoding(video_ids: list[int]) -> int:
-    """Queue encoding of these videos with the active model (admin action)."""
-    from mvsite.queues import QUEUE_DEFAULT, enqueue_on_commit
-
-    if active_model_version() is None:
-        raise EncodingUnavailable(
-            "No active model yet: train one first (manage.py train --activate)."
-        )
-    enqueue_on_commit(QUEUE_DEFAULT, "ml.jobs.encode_many", list(video_ids))
-    return len(video_ids)

@@ -1,11 +1,9 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from mvsite.queues import QUEUE_DEFAULT
-from search.materialize import schedule_rematerialization
+from pipeline.admin_actions import job_link, request_rematerialization
 from search.models import (
     FeatureStats,
     Materialization,
@@ -15,42 +13,6 @@ from search.models import (
 )
 
 MODALITY_WEIGHT_FIELDS = ("audio_weight", "visual_weight")
-
-
-def rq_job_url(job_id: str, queue_name: str = QUEUE_DEFAULT) -> str:
-    """The django-rq admin page of a job ('' if the dashboard is not installed)."""
-    from django_rq.settings import get_queues_map
-
-    try:
-        return reverse("admin:django_rq_job_detail", args=[get_queues_map()[queue_name], job_id])
-    except (KeyError, NoReverseMatch):
-        return ""
-
-
-def _job_link(run: Materialization) -> SafeString | str:
-    url = rq_job_url(run.job_id) if run.job_id else ""
-    return format_html('<a href="{}">{}</a>', url, run.job_id) if url else run.job_id
-
-
-def request_rematerialization(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, reason: str
-) -> Materialization:
-    """Schedule one re-materialisation per admin request (a changelist POST may save many
-    weights) and tell the editor which job does it."""
-    run = getattr(request, "_mvsim_rematerialization", None)
-    if run is None:
-        run = schedule_rematerialization(reason)
-        request._mvsim_rematerialization = run
-        modeladmin.message_user(
-            request,
-            format_html(
-                "Weights changed: the search vectors are re-materialised in background job {} "
-                "(searches use the previous vectors until it finishes).",
-                _job_link(run),
-            ),
-            messages.INFO,
-        )
-    return run
 
 
 @admin.register(SearchSettings)
@@ -89,7 +51,7 @@ class SearchSettingsAdmin(admin.ModelAdmin):
             run.get_status_display(),
             f"{when:%Y-%m-%d %H:%M}",
             "-" if run.n_vectors is None else run.n_vectors,
-            _job_link(run),
+            job_link(run.job_id),
             f" — {run.error}" if run.error else "",
         )
 
@@ -142,4 +104,4 @@ class MaterializationAdmin(admin.ModelAdmin):
 
     @admin.display(description="job")
     def job(self, obj: Materialization) -> SafeString | str:
-        return _job_link(obj)
+        return job_link(obj.job_id)

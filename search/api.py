@@ -25,7 +25,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Video
-from search import intake, selectors
+from pipeline import intake
+from pipeline import selectors as pipeline_selectors
+from search import selectors
 from search.forms import PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Metric, Representation, Search
 from search.serializers import (
@@ -266,6 +268,9 @@ class SearchCreateView(APIView):
             202: SearchCreatedSerializer,
             400: BAD_REQUEST,
             413: OpenApiResponse(ErrorSerializer, description="The upload is too large."),
+            503: OpenApiResponse(
+                ErrorSerializer, description="The processing queue is unreachable; nothing stored."
+            ),
         },
         examples=[
             OpenApiExample(
@@ -296,6 +301,9 @@ class SearchCreateView(APIView):
                 found, search = intake.search_by_url(url, params)
         except intake.IntakeError as exc:
             raise BadRequest({exc.field: exc.message}, status_code=exc.status) from None
+        except intake.QueueUnavailable as exc:
+            body = {"detail": str(exc), "errors": {"queue": str(exc)}}
+            return Response(body, status=exc.status, headers={"Retry-After": "30"})
         video = found.video
         job_url = _job_url(search)
         body = {
@@ -331,7 +339,7 @@ class JobView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         search = get_object_or_404(Search.objects.select_related("query_video"), pk=pk)
         video = search.query_video
-        state = selectors.progress(video)
+        state = pipeline_selectors.progress(video)
         body = {
             "id": search.pk,
             "video_id": video.pk,

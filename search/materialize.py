@@ -30,7 +30,6 @@ from django.db.models import BinaryField, F, Func
 from django.utils import timezone
 
 from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition, VideoFeatures
-from mvsite.queues import QUEUE_DEFAULT, enqueue_on_commit, fetch_job
 from search.models import (
     FeatureStats,
     Materialization,
@@ -51,6 +50,7 @@ STD_FLOOR = 1e-9
 BATCH_SIZE = 500
 # Serialises full re-materialisations against single-video ones (see _lock).
 _ADVISORY_LOCK_KEY = 0x6D7673696D  # "mvsim"
+_RUNS_LOCK_KEY = _ADVISORY_LOCK_KEY + 1
 
 
 class MaterializationError(RuntimeError):
@@ -330,11 +330,12 @@ def refit_and_materialize_all(progress: ProgressCallback | None = None) -> int:
     return done
 
 
-def materialize_video(video_id: int) -> None:
+def materialize_video(video_id: int) -> str | None:
     """Write the audio/visual/both vectors of one video (new catalog video or query) with the
     current generation; fits the stats first if there are none yet.
 
-    Raises MaterializationError when the video has no extracted features.
+    Returns why the whole catalog should be refitted now (None: no need); scheduling that is
+    the pipeline's job. Raises MaterializationError when the video has no extracted features.
     """
     with transaction.atomic():
         _lock(exclusive=False)
@@ -343,42 +344,49 @@ def materialize_video(video_id: int) -> None:
             raise MaterializationError(f"video {video_id} has no extracted features yet")
         generation = load_generation() or Generation.from_stats(fit_stats())
         _write(generation, rows[0])
-        _refit_if_stale()
+    return refit_reason()
 
 
-def _refit_if_stale() -> None:
+def refit_reason() -> str | None:
     """Statistics fitted on the first few videos of a growing catalog are crude: once the
-    catalog has doubled since the fit, queue a refit + re-materialisation (one at a time)."""
+    catalog has doubled since the fit, it is time to refit and re-materialise."""
     stats = FeatureStats.objects.only("n_videos").first()
     if stats is None:
-        return
+        return None
     catalog = VideoFeatures.objects.filter(video__is_query=False).count()
     if catalog >= 2 * max(stats.n_videos, 1) and catalog >= 4:
-        schedule_rematerialization(
-            f"catalog grew from {stats.n_videos} to {catalog} videos since the last fit"
-        )
+        return f"catalog grew from {stats.n_videos} to {catalog} videos since the last fit"
+    return None
 
 
-# --------------------------------------------------------------------------- the job's runs
+# --------------------------------------------------------------------------- runs (the job)
 
 
-def schedule_rematerialization(reason: str = "") -> Materialization:
-    """Enqueue ``search.jobs.rematerialize`` on the default queue once the transaction commits.
+def waiting_runs() -> list[Materialization]:
+    """Runs queued and not started, newest first: a second one would only repeat the work."""
+    return list(Materialization.objects.filter(status=MaterializationStatus.QUEUED))
 
-    A run still waiting in the queue is reused: it reads the weights when it starts, so a
-    second one would only repeat the work.
-    """
-    from search import jobs  # jobs import this module; importing at call time avoids a cycle
 
-    waiting = Materialization.objects.filter(status=MaterializationStatus.QUEUED).first()
-    if waiting and waiting.job_id:
-        job = fetch_job(waiting.job_id)
-        if job is not None and job.get_status() == "queued":
-            return waiting
-    run = Materialization.objects.create(reason=reason[:200])
-    run.job_id = enqueue_on_commit(QUEUE_DEFAULT, jobs.rematerialize, run.pk)
-    run.save(update_fields=["job_id"])
-    return run
+def lock_runs() -> None:
+    """Serialise the creation of runs (two processes must not both add one); transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RUNS_LOCK_KEY])
+
+
+def discard_runs(runs: list[Materialization]) -> None:
+    """Forget queued runs another run does the work of."""
+    Materialization.objects.filter(
+        pk__in=[run.pk for run in runs], status=MaterializationStatus.QUEUED
+    ).delete()
+
+
+def create_run(reason: str) -> Materialization:
+    return Materialization.objects.create(reason=reason[:200])
+
+
+def set_run_job(run: Materialization, job_id: str) -> None:
+    Materialization.objects.filter(pk=run.pk).update(job_id=job_id)
+    run.job_id = job_id
 
 
 def run_materialization(run_id: int | None = None, progress: ProgressCallback | None = None) -> int:

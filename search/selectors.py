@@ -19,13 +19,6 @@ from search.models import Representation, Search
 
 logger = logging.getLogger(__name__)
 
-STAGES = (
-    VideoStatus.PENDING,
-    VideoStatus.DOWNLOADING,
-    VideoStatus.EXTRACTING,
-    VideoStatus.ENCODING,
-    VideoStatus.READY,
-)
 SEGMENT_PAIRS_SHOWN = 3
 EXPLORE_PAGE_SIZE = 24
 
@@ -91,55 +84,6 @@ def genres_with_counts() -> QuerySet[Genre]:
     return Genre.objects.annotate(
         catalog_count=Count("videos", filter=Q(videos__is_query=False))
     ).order_by("name")
-
-
-# --- progress --------------------------------------------------------------------------------
-
-
-def progress(video: Video, params: SearchParams | None = None) -> dict:
-    """Stage and job progress of a video being processed (JSON-able)."""
-    from mvsite.queues import fetch_job
-
-    meta: dict = {}
-    job_status = None
-    if video.job_id:
-        try:
-            job = fetch_job(video.job_id)
-        except Exception:  # Redis down: the page still shows the stage from the database
-            logger.warning("cannot fetch job %s", video.job_id, exc_info=True)
-            job = None
-        if job is not None:
-            meta = dict(job.meta or {})
-            try:
-                job_status = job.get_status(refresh=False)
-            except Exception:
-                job_status = None
-            job_status = getattr(job_status, "value", job_status)
-    done, total = meta.get("done"), meta.get("total")
-    percent = None
-    if isinstance(done, int | float) and isinstance(total, int | float) and total > 0:
-        percent = max(0, min(100, round(100 * done / total)))
-    stage_index = STAGES.index(video.status) if video.status in STAGES else None
-    results_url = reverse("search:results", args=[video.pk])
-    if params is not None:
-        results_url += "?" + params.querystring()
-    return {
-        "video_id": video.pk,
-        "status": video.status,
-        "stage": video.get_status_display(),
-        "stage_index": stage_index,
-        "stage_count": len(STAGES),
-        "detail": str(meta.get("stage") or ""),
-        "done": done,
-        "total": total,
-        "percent": percent,
-        "job_id": video.job_id or None,
-        "job_status": job_status,
-        "ready": video.status == VideoStatus.READY,
-        "failed": video.status == VideoStatus.FAILED,
-        "error": video.error if video.status == VideoStatus.FAILED else "",
-        "results_url": results_url,
-    }
 
 
 # --- results ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The search pages. Thin: validation in search.forms, work in search.intake, data in selectors."""
+"""The search pages. Thin: validation in search.forms, intake in pipeline.intake, data in
+selectors."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Video, VideoStatus
-from search import intake, selectors
+from pipeline import intake
+from pipeline import selectors as pipeline_selectors
+from search import selectors
 from search.forms import InvalidParams, ParamsForm, SearchForm, SearchParams, parse_params
 from search.models import Metric, Representation
 
@@ -83,6 +86,9 @@ def submit(request: HttpRequest) -> HttpResponse:
     except intake.IntakeError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _home(request, form, status=exc.status)
+    except intake.QueueUnavailable as exc:
+        form.add_error(None, str(exc))
+        return _home(request, form, status=exc.status)
     if found.reused:
         messages.info(request, "This video was searched before: using the stored analysis.")
     return _to_progress_or_results(found.video, params)
@@ -99,11 +105,16 @@ def progress(request: HttpRequest, video_id: int) -> HttpResponse:
     params, errors = _params_or_defaults(request)
     if video.is_ready and params is not None:
         return redirect(reverse("search:results", args=[video.pk]) + "?" + params.querystring())
-    state = selectors.progress(video, params)
+    state = _progress(video, params)
     return render(
         request,
         "search/progress.html",
-        {"video": video, "state": state, "param_errors": errors, "stages": selectors.STAGES},
+        {
+            "video": video,
+            "state": state,
+            "param_errors": errors,
+            "stages": pipeline_selectors.STEPS,
+        },
     )
 
 
@@ -111,7 +122,14 @@ def progress(request: HttpRequest, video_id: int) -> HttpResponse:
 def progress_json(request: HttpRequest, video_id: int) -> JsonResponse:
     video = get_object_or_404(Video, pk=video_id)
     params, _ = _params_or_defaults(request)
-    return JsonResponse(selectors.progress(video, params))
+    return JsonResponse(_progress(video, params))
+
+
+def _progress(video: Video, params: SearchParams | None) -> dict:
+    results_url = reverse("search:results", args=[video.pk])
+    if params is not None:
+        results_url += "?" + params.querystring()
+    return {**pipeline_selectors.progress(video), "results_url": results_url}
 
 
 @require_GET
