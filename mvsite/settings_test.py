@@ -13,6 +13,9 @@ REDIS_URL = REDIS.url
 for _queue in RQ_QUEUES.values():  # noqa: F405
     _queue["URL"] = REDIS_URL
 
-MEDIA_ROOT = tempfile.mkdtemp(prefix="mvsim-test-media-")
+# A worker process started by a test shares the test's media folder.
+MEDIA_ROOT = os.environ.get("MVSIM_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="mvsim-test-media-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
+# In-process test workers need no preloaded model; worker-process tests turn it on.
+PIPELINE_PRELOAD_MODELS = _env.env_bool("MVSIM_PIPELINE_PRELOAD_MODELS", False)
