@@ -2,8 +2,9 @@
 """One-stop set-up for a fresh clone: `python3.11 dev.py run` or `python3.11 dev.py test`.
 
 Uses only the standard library, so it runs before any dependency is installed:
-creates .venv, installs requirements.txt (again only when it changed), starts the embedded
-PostgreSQL and Redis, migrates, and then runs the product or the test suite.
+creates .venv, installs requirements.txt and requirements-nodeps.txt (again only when they
+changed), starts the embedded PostgreSQL and Redis, migrates, and then runs the product or the
+test suite.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("MVSIM_VENV", ROOT / ".venv"))
 PY = VENV / "bin" / "python"
 REQUIREMENTS = ROOT / "requirements.txt"
+# Packages whose metadata pins what we cannot use (musicnn: numpy<1.17); we need their data only.
+REQUIREMENTS_NO_DEPS = ROOT / "requirements-nodeps.txt"
 STAMP = VENV / ".mvsim-requirements.sha256"
+
+
+def var_dir() -> Path:
+    """Where runtime state lives: mvsite.env decides (it needs only the standard library)."""
+    sys.path.insert(0, str(ROOT))
+    from mvsite.env import var_dir as settings_var_dir
+
+    return settings_var_dir()
 
 
 def say(message: str) -> None:
@@ -52,12 +63,15 @@ def ensure_venv() -> None:
     if not PY.exists():
         say(f"creating virtualenv {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(
+        REQUIREMENTS.read_bytes() + REQUIREMENTS_NO_DEPS.read_bytes()
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     say("installing requirements.txt (first run takes a few minutes)")
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     run([*pip, "-r", str(REQUIREMENTS)])
+    run([*pip, "--no-deps", "-r", str(REQUIREMENTS_NO_DEPS)])
     STAMP.write_text(wanted)
 
 
@@ -102,15 +116,26 @@ def cmd_run(host: str, port: int, skip_demo: bool) -> int:
     manage("migrate", "--noinput", "-v", "0")
     manage("collectstatic", "--noinput", "-v", "0")
     manage("ensure_admin")
+    log_dir = var_dir() / "log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    worker_log, server_log = log_dir / "worker.log", log_dir / "server.log"
+    # Logs go to files; the worker prints one line per finished or failed video (settings.LOGGING).
     worker = subprocess.Popen(
         [str(PY), "manage.py", "rqworker", "default", "extract", "train", "--with-scheduler"],
         cwd=ROOT,
+        env={**os.environ, "MVSIM_LOG_FILE": str(worker_log)},
     )
-    server = subprocess.Popen(
-        [str(PY), "manage.py", "runserver", f"{host}:{port}", "--noreload"], cwd=ROOT
-    )
+    with open(server_log, "ab") as server_out:
+        server = subprocess.Popen(
+            [str(PY), "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+            cwd=ROOT,
+            env={**os.environ, "MVSIM_LOG_FILE": str(server_log)},
+            stdout=server_out,
+            stderr=subprocess.STDOUT,
+        )
     time.sleep(1.5)
     say(f"mvsim is running at http://{host}:{port}/  (admin: http://{host}:{port}/admin/)")
+    say(f"logs: {server_log} and {worker_log}; below, one line per processed video")
     if not skip_demo:
         # The site is already up; it shows the demo catalog's progress while this runs.
         code = subprocess.run([str(PY), "manage.py", "bootstrap_demo"], cwd=ROOT).returncode

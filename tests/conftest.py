@@ -40,14 +40,13 @@ def redis_conn(_redis_ready):
 
 @pytest.fixture
 def run_jobs(redis_conn):
-    """Run every queued job in a real RQ worker (same process, burst mode)."""
-    from rq import SimpleWorker
-
+    """Run every queued job in the product's RQ worker (this process, burst mode)."""
     from mvsite.queues import QUEUE_NAMES, get_queue
+    from pipeline.worker import PipelineWorker
 
     def run(*queue_names: str) -> None:
         queues = [get_queue(name) for name in (queue_names or QUEUE_NAMES)]
-        SimpleWorker(queues, connection=redis_conn).work(burst=True)
+        PipelineWorker(queues, connection=redis_conn).work(burst=True)
 
     return run
 

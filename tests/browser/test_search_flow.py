@@ -170,11 +170,5 @@ def search_flow(site_url: str, page, tmp_path: Path, process: Callable[[], None]
     page.wait_for_function(PLAYER_AT, arg=target)
 
 
-@pytest.fixture
-def pipeline():
-    pytest.importorskip("features.jobs", reason="features.jobs.extract_video is not written yet")
-    pytest.importorskip("ml.jobs", reason="ml.jobs.encode_video is not written yet")
-
-
-def test_search_by_upload_and_play_a_matching_segment(pipeline, site, page, run_jobs, tmp_path):
+def test_search_by_upload_and_play_a_matching_segment(site, page, run_jobs, tmp_path):
     search_flow(site.url, page, tmp_path, lambda: drain(run_jobs))

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from catalog.metadata import analyse_track, analysis_needed, fill_from_analysis
+from catalog.metadata import analysis_needed, fill_from_analysis
 from catalog.models import TrackMetadata
 from features.descriptors import AudioDescriptors
+from pipeline.steps import analyse_track
 from tests.factories import TrackMetadataFactory, VideoFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 FOUR = ["tempo", "loudness", "energy", "danceability"]
 
 
-def measured(tempo: float | None = 126.0, **overrides: float) -> AudioDescriptors:
+def measured(tempo: float | None = 126.0, **overrides: float) -> dict[str, float]:
     values = {
         "tempo": tempo,
         "tempo_confidence": 0.8,
@@ -32,7 +33,7 @@ def measured(tempo: float | None = 126.0, **overrides: float) -> AudioDescriptor
         "onset_rate": 3.0,
     }
     values.update(overrides)
-    return AudioDescriptors(**values)
+    return AudioDescriptors(**values).metadata_values()
 
 
 def test_creates_metadata_and_marks_every_value_as_analysis() -> None:
@@ -123,7 +124,7 @@ def test_analysis_needed() -> None:
     assert analysis_needed(ours.video)
 
 
-# --- analyse_track: the extraction job's call site ----------------------------------------
+# --- analyse_track: the extraction stage's call site ----------------------------------------
 
 
 def _media(video, tmp_path: Path, name: str) -> None:

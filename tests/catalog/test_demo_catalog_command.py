@@ -12,7 +12,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_demo_catalog_creates_videos_metadata_and_jobs_then_nothing_new(redis_conn, capsys):
-    call_command("demo_catalog", "--per-genre", "1", "--duration", "6", "--genres", "Metal,Pop")
+    call_command(
+        "demo_catalog", "--per-genre", "1", "--duration", "6", "--genres", "Metal,Pop",
+        "--process", "queue",
+    )  # fmt: skip
     videos = list(Video.objects.order_by("genre__name"))
     assert [v.genre.name for v in videos] == ["Metal", "Pop"]
     assert all(v.source == VideoSource.DEMO and v.media and v.content_sha256 for v in videos)
@@ -48,21 +51,30 @@ def test_home_page_says_demo_catalog(client, redis_conn):
     assert b"Demo catalog" not in client.get("/").content
 
 
-def test_bootstrap_demo_queues_training_after_extractions(redis_conn, capsys, monkeypatch):
+def test_bootstrap_demo_queues_training_for_when_the_catalog_is_processed(
+    redis_conn, capsys, monkeypatch, run_jobs
+):
     monkeypatch.setenv("MVSIM_DEMO_PER_GENRE", "1")
     from catalog import demo_catalog
+    from catalog.management.commands import bootstrap_demo
 
     real = demo_catalog.create_demo_catalog
     monkeypatch.setattr(
-        demo_catalog,
+        bootstrap_demo,
         "create_demo_catalog",
-        lambda per_genre, seed: real(per_genre, seed, genres=["Blues", "Rock"], duration=6),
+        lambda per_genre, seed, **kw: real(
+            per_genre, seed, genres=["Blues", "Rock"], duration=6, **kw
+        ),
     )
     call_command("bootstrap_demo")
-    train = get_queue("train")
-    deferred = train.deferred_job_registry.get_job_ids()
-    assert len(deferred) == 1, "training must wait for the extraction jobs"
     assert Video.objects.count() == 2
+    assert set(Video.objects.values_list("status", flat=True)) == {VideoStatus.EXTRACTING}
+    train = get_queue("train")
+    [job] = train.jobs
+    assert job.kwargs["when_settled"] is True
+    # While the videos are still being processed, the training job looks again later.
+    run_jobs("train")
+    assert train.count == 0 and len(train.scheduled_job_registry.get_job_ids()) == 1
     call_command("bootstrap_demo")
     assert Video.objects.count() == 2
     assert "catalog present" in capsys.readouterr().out

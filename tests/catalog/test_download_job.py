@@ -1,4 +1,4 @@
-"""catalog.jobs.download_video in a real RQ worker, downloading from a local MediaServer."""
+"""The download stage in a real RQ worker, downloading from a local MediaServer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Video, VideoSource, VideoStatus
-from catalog.pipeline import DOWNLOAD_JOB, EXTRACT_JOB, start_processing
 from catalog.services import file_sha256
 from mvsite.queues import get_queue
+from pipeline.services import start
 from tests.fakes.media_server import MediaServer
 from tests.mediagen import make_video
 
@@ -31,7 +31,7 @@ def media_server():
 
 def queued_download(url: str) -> Video:
     video = Video.objects.create(source=VideoSource.YOUTUBE, source_url=url, title="A song")
-    start_processing(video)
+    start(video)
     video.refresh_from_db()
     return video
 
@@ -45,7 +45,7 @@ def test_download_attaches_media_and_queues_extraction(media_server, clip, run_j
     video = queued_download(media_server.add_file(unique_path(), clip))
     assert video.status == VideoStatus.DOWNLOADING
     [job] = get_queue("default").jobs
-    assert job.func_name == DOWNLOAD_JOB and job.args == (video.pk,)
+    assert job.meta["pipeline_stage"] == "downloading" and job.args == (video.pk,)
 
     run_jobs("default")
 
@@ -58,7 +58,7 @@ def test_download_attaches_media_and_queues_extraction(media_server, clip, run_j
     assert video.duration_seconds == pytest.approx(3, abs=0.2)
     assert video.youtube_id is None  # not a YouTube URL: no YouTube id is invented
     [extract] = get_queue("extract").jobs
-    assert extract.func_name == EXTRACT_JOB and extract.args == (video.pk,)
+    assert extract.meta["pipeline_stage"] == "extracting" and extract.args == (video.pk,)
     assert video.job_id == extract.id
 
 

@@ -10,7 +10,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Genre, Video, VideoSource, VideoStatus
-from catalog.pipeline import EXTRACT_JOB
 from catalog.services import ensure_product_genres, file_sha256
 from mvsite.queues import get_queue
 
@@ -33,6 +32,8 @@ def run_import(redis_conn, django_capture_on_commit_callbacks):
     def run(*args: str) -> tuple[str, str]:
         out, err = StringIO(), StringIO()
         with django_capture_on_commit_callbacks(execute=True):
+            if "--process" not in args:
+                args = (*args, "--process", "queue")  # as with a worker running
             call_command("import_folder", *map(str, args), stdout=out, stderr=err, verbosity=1)
         return out.getvalue(), err.getvalue()
 
@@ -40,7 +41,9 @@ def run_import(redis_conn, django_capture_on_commit_callbacks):
 
 
 def extract_jobs() -> list:
-    return [job for job in get_queue("extract").jobs if job.func_name == EXTRACT_JOB]
+    return [
+        job for job in get_queue("extract").jobs if job.meta.get("pipeline_stage") == "extracting"
+    ]
 
 
 def write(path: Path, data: bytes) -> Path:

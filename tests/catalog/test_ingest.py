@@ -12,7 +12,6 @@ from django.core.management import CommandError, call_command
 
 from catalog import ingest
 from catalog.models import Genre, TrackMetadata, Video, VideoSource, VideoStatus
-from catalog.pipeline import DOWNLOAD_JOB
 from catalog.services import youtube_client
 from catalog.spotify_client import SpotifyClient
 from mvsite.queues import get_queue
@@ -63,6 +62,8 @@ def api(use_spotify):
 
 def run_ingest(*args: str) -> str:
     out = StringIO()
+    if "--process" not in args and "--report" not in args:
+        args = (*args, "--process", "queue")  # as with a worker running
     call_command("ingest", *args, stdout=out, verbosity=1)
     return out.getvalue()
 
@@ -77,7 +78,9 @@ def summary_row(output: str, genre: str) -> list[str]:
 
 
 def download_jobs() -> list:
-    return [job for job in get_queue("default").jobs if job.func_name == DOWNLOAD_JOB]
+    return [
+        job for job in get_queue("default").jobs if job.meta.get("pipeline_stage") == "downloading"
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,18 @@ def test_commands():
     worker = SERVICES["worker"]["command"]
     assert worker[:3] == ["python", "manage.py", "rqworker"]
     assert {"default", "extract", "train"} <= set(worker)
+    assert "--with-scheduler" in worker  # retries and delayed training need the scheduler
+
+
+def test_workers_are_pipeline_workers_with_time_to_finish_a_stage():
+    from django.conf import settings
+
+    from pipeline.stages import STAGES
+
+    assert settings.RQ["WORKER_CLASS"] == "pipeline.worker.PipelineWorker"
+    grace = re.fullmatch(r"(\d+)m", SERVICES["worker"]["stop_grace_period"])
+    longest = max(stage.timeout_for(settings.MAX_VIDEO_SECONDS) for stage in STAGES)
+    assert grace and int(grace.group(1)) * 60 >= longest
 
 
 def test_app_environment_names_are_settings_we_read():

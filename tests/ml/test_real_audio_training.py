@@ -19,7 +19,7 @@ def test_model_trains_on_real_clips_and_plots_confusion_matrix(capsys):
     call_command("import_folder", str(REAL_AUDIO), "--genre-from-subdir")
     assert Video.objects.count() == 54
     call_command("extract", "--pending")
-    assert "extracted: 54 done, 0 failed" in capsys.readouterr().out
+    assert "processed here: 54 ready, 0 failed; nothing queued" in capsys.readouterr().out
     call_command("train", "--epochs", "15", "--val-split", "0.3")
     version = ModelVersion.objects.get()
     assert len(version.genres) == 6

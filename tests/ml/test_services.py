@@ -7,13 +7,22 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
-from catalog import pipeline
 from catalog.models import Genre, Video, VideoStatus
 from features.models import Segment, VideoFeatures
 from ml.models import ModelVersion
+from pipeline import catalog_work, services
+from pipeline.stages import stage_named
 from search.models import VideoVector
 from tests.factories import VideoFactory
+
+
+def _queue_stage(video: Video, status: str) -> None:
+    """Put the video at this stage with its job queued, as the previous stage would."""
+    with transaction.atomic():
+        locked = Video.objects.select_for_update().get(pk=video.pk)
+        services.begin(locked, stage_named(status), place="queue")
 
 
 def _synthetic_catalog(genres=("Blues", "Metal", "Jazz"), per_genre=6, seed=0) -> list[Video]:
@@ -90,13 +99,13 @@ def test_encode_stage_uses_active_model_and_admin_activation_reencodes(run_jobs,
     from ml.services import train_model
 
     videos = _synthetic_catalog(per_genre=4)
-    first = train_model(epochs=3, activate=True, verbose=0)
-    second = train_model(epochs=3, activate=False, verbose=0, seed=7)
+    first = train_model(epochs=3, verbose=0)
+    catalog_work.activate_model(first)
+    second = train_model(epochs=3, verbose=0, seed=7)
     before = np.asarray(VideoVector.objects.get(video=videos[0]).code)
 
     # A video reaching the encode stage gets a code from the active model, then is ready.
-    Video.objects.filter(pk=videos[1].pk).update(status=VideoStatus.EXTRACTING)
-    pipeline.advance(videos[1].pk, VideoStatus.EXTRACTING)
+    _queue_stage(videos[1], VideoStatus.ENCODING)
     run_jobs()
     assert Video.objects.get(pk=videos[1].pk).status == VideoStatus.READY
 
@@ -116,8 +125,7 @@ def test_encode_stage_uses_active_model_and_admin_activation_reencodes(run_jobs,
 @pytest.mark.django_db(transaction=True)
 def test_encode_stage_without_model_leaves_video_searchable(run_jobs):
     video = _synthetic_catalog(per_genre=2)[0]
-    Video.objects.filter(pk=video.pk).update(status=VideoStatus.EXTRACTING)
-    pipeline.advance(video.pk, VideoStatus.EXTRACTING)
+    _queue_stage(video, VideoStatus.ENCODING)
     run_jobs()
     video.refresh_from_db()
     assert video.status == VideoStatus.READY and video.predicted_genre is None

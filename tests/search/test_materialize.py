@@ -207,17 +207,18 @@ def test_a_concurrent_search_sees_the_previous_generation_until_commit():
 
 
 def test_growing_catalog_schedules_a_refit_once_it_doubles():
+    from pipeline import steps
     from search.materialize import materialize_video, refit_and_materialize_all
     from search.models import Materialization
 
     videos, raw = make_catalog(4)
     refit_and_materialize_all()
     newcomers = [add_video(r) for r in raw_features(3, seed=9)]
-    materialize_video(newcomers[0].pk)  # 5 videos, fitted on 4: not stale yet
-    assert not Materialization.objects.exists()
+    assert materialize_video(newcomers[0].pk) is None  # 5 videos, fitted on 4: not stale yet
     for video in newcomers[1:]:
         materialize_video(video.pk)
     add = add_video(raw_features(1, seed=11)[0])
-    materialize_video(add.pk)  # 8 videos >= 2 x 4
+    # The pipeline's stage schedules the refit the search app asks for: 8 videos >= 2 x 4.
+    assert "grew from 4 to 8" in steps.materialize(add.pk)
     run = Materialization.objects.get()
     assert "grew from 4 to 8" in run.reason

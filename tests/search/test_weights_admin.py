@@ -4,7 +4,8 @@ from django.urls import reverse
 
 from features.models import FeatureDefinition
 from mvsite.queues import get_queue
-from search.materialize import refit_and_materialize_all, schedule_rematerialization
+from pipeline.catalog_work import schedule_rematerialization
+from search.materialize import refit_and_materialize_all
 from search.models import Materialization, MaterializationStatus, SearchSettings, VideoVector
 from tests.search import ensure_definitions, feature_weights, make_catalog, reference_vectors
 

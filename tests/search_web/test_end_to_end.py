@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from catalog.models import Genre, Video, VideoSource, VideoStatus
-from search import intake
+from pipeline import intake, services
 from search.forms import SearchParams
 from search.models import Search
 from tests.mediagen import make_video
@@ -35,8 +35,6 @@ CATALOG = [  # (title, lavfi video source, tone Hz, genre)
 
 @pytest.fixture
 def pipeline_ready(settings, tmp_path):
-    pytest.importorskip("features.jobs", reason="features.jobs.extract_video is not written yet")
-    pytest.importorskip("ml.jobs", reason="ml.jobs.encode_video is not written yet")
     from catalog.services import ensure_product_genres
     from features.services import ensure_feature_definitions
 
@@ -59,8 +57,6 @@ def drain(run_jobs, rounds: int = 8) -> None:
 
 
 def seed_catalog(folder: Path, run_jobs) -> list[Video]:
-    from catalog.pipeline import start_processing
-
     videos = []
     for i, (title, source, tone, genre) in enumerate(CATALOG):
         clip = make_video(folder / f"cat{i}.mp4", CLIP_SECONDS, video=source, tone_hz=tone)
@@ -74,7 +70,7 @@ def seed_catalog(folder: Path, run_jobs) -> list[Video]:
             has_audio=True,
             has_video=True,
         )
-        start_processing(video)
+        services.start(video)
         videos.append(video)
     drain(run_jobs)
     from search.materialize import refit_and_materialize_all

@@ -7,9 +7,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from catalog import pipeline
 from catalog.models import Video, VideoStatus
 from features.models import Segment, VideoFeatures
+from mvsite.queues import QUEUE_NAMES, get_queue
+from pipeline import services
 from search.models import VideoVector
 from tests.mediagen import make_audio, make_video
 
@@ -25,8 +26,8 @@ def _video_with_media(name: str, make) -> Video:
 
 def test_extract_job_stores_segments_and_makes_video_searchable(run_jobs):
     video = _video_with_media("clip.mp4", lambda p: make_video(p, 12))
-    job_id = pipeline.start_processing(video)
-    assert job_id and Video.objects.get(pk=video.pk).status == VideoStatus.EXTRACTING
+    run = services.start(video)
+    assert run and Video.objects.get(pk=video.pk).status == VideoStatus.EXTRACTING
     run_jobs()
     video.refresh_from_db()
     assert video.status == VideoStatus.READY, video.error
@@ -44,13 +45,13 @@ def test_extract_job_stores_segments_and_makes_video_searchable(run_jobs):
 
 def test_rerun_replaces_segments_with_identical_vectors(run_jobs):
     video = _video_with_media("twice.mp4", lambda p: make_video(p, 16))
-    pipeline.start_processing(video)
+    services.start(video)
     run_jobs()
     first = list(
         Segment.objects.filter(video=video).order_by("index").values_list("audio", "visual")
     )
     first_ids = set(Segment.objects.filter(video=video).values_list("pk", flat=True))
-    pipeline.start_processing(video, restart=True)
+    services.restart(video)
     run_jobs()
     second = list(
         Segment.objects.filter(video=video).order_by("index").values_list("audio", "visual")
@@ -64,7 +65,7 @@ def test_rerun_replaces_segments_with_identical_vectors(run_jobs):
 
 def test_bad_media_fails_with_reason_and_writes_nothing(run_jobs):
     video = _video_with_media("notes.mp4", lambda p: p.write_text("these are not video frames\n"))
-    pipeline.start_processing(video)
+    services.start(video)
     run_jobs()
     video.refresh_from_db()
     assert video.status == VideoStatus.FAILED
@@ -75,22 +76,24 @@ def test_bad_media_fails_with_reason_and_writes_nothing(run_jobs):
 
 def test_audio_only_file_is_searchable_by_sound(run_jobs):
     video = _video_with_media("tone.wav", lambda p: make_audio(p, 11))
-    pipeline.start_processing(video)
+    services.start(video)
     run_jobs()
     video.refresh_from_db()
     assert (video.status, video.has_audio, video.has_video) == (VideoStatus.READY, True, False)
     assert VideoVector.objects.get(video=video).audio is not None
 
 
-def test_extract_command_reports_done_and_failed(capsys):
+def test_extract_command_reports_done_and_failed(capsys, redis_conn):
     good = _video_with_media("good.mp4", lambda p: make_video(p, 6))
     bad = _video_with_media("bad.mp4", lambda p: p.write_bytes(b""))
     call_command("extract", "--video", str(good.pk), str(bad.pk))
     out = capsys.readouterr().out
-    assert "extracted: 1 done, 1 failed" in out
+    assert "processed here: 1 ready, 1 failed; nothing queued" in out
     assert f"video {bad.pk}:" in out
     good.refresh_from_db(), bad.refresh_from_db()
-    assert good.status == VideoStatus.ENCODING and bad.status == VideoStatus.FAILED
+    # Every stage ran here: no worker needed, nothing left in the queues.
+    assert good.status == VideoStatus.READY and bad.status == VideoStatus.FAILED
+    assert not any(get_queue(name).count for name in QUEUE_NAMES)
 
 
 def test_extract_command_bad_arguments():
@@ -105,5 +108,5 @@ def test_extract_command_bad_arguments():
 def test_extract_command_with_worker_processes(capsys):
     videos = [_video_with_media(f"p{i}.mp4", lambda p: make_video(p, 6)) for i in range(3)]
     call_command("extract", "--pending", "--workers", "2")
-    assert "extracted: 3 done, 0 failed" in capsys.readouterr().out
+    assert "processed here: 3 ready, 0 failed" in capsys.readouterr().out
     assert VideoFeatures.objects.filter(video__in=videos).count() == 3
