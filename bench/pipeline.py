@@ -25,6 +25,7 @@ Prints a Markdown table (also written to bench/out/pipeline.md).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import signal
@@ -118,6 +119,17 @@ def reset_catalog() -> None:
     get_connection().flushdb()
 
 
+# Every worker this run started, so that none outlives it (atexit), whatever went wrong.
+STARTED: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftover_workers() -> None:
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+
+
 def start_workers(n: int, *, forking: bool = False, queues=("default", "extract")) -> list:
     processes = []
     for i in range(n):
@@ -125,8 +137,10 @@ def start_workers(n: int, *, forking: bool = False, queues=("default", "extract"
         args = [sys.executable, "manage.py", "rqworker", *queues]
         if forking:
             args += ["--worker-class", "rq.Worker"]
-        env = {**os.environ, "MVSIM_LOG_FILE": str(log_file)}
+        # INFO: preloaded() reads the "model … loaded in" line from the log.
+        env = {**os.environ, "MVSIM_LOG_FILE": str(log_file), "LOG_LEVEL": "INFO"}
         processes.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
+        STARTED.append(processes[-1])
     # Ready once registered with Redis (and, for ours, once the model is preloaded).
     deadline = time.monotonic() + 180
     connection = get_connection()
@@ -386,6 +400,9 @@ def main() -> None:
     parser.add_argument("--uploads", type=int, default=7)
     parser.add_argument("--clips", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--only", choices=("encode", "upload", "throughput"), help="run one measurement"
+    )
     args = parser.parse_args()
     if args.quick:
         args.encode, args.uploads, args.clips = 20, 2, 30
@@ -393,9 +410,12 @@ def main() -> None:
     prepare()
     with tempfile.TemporaryDirectory(prefix="mvsim-bench-clips-") as tmp:
         try:
-            bench_encode(args.encode, baseline_n=5 if not args.quick else 2, rounds=3)
-            bench_upload(args.uploads, baseline_n=2 if not args.quick else 1, tmp=Path(tmp))
-            bench_throughput(args.clips, Path(tmp))
+            if args.only in (None, "encode"):
+                bench_encode(args.encode, baseline_n=5 if not args.quick else 2, rounds=3)
+            if args.only in (None, "upload"):
+                bench_upload(args.uploads, baseline_n=2 if not args.quick else 1, tmp=Path(tmp))
+            if args.only in (None, "throughput"):
+                bench_throughput(args.clips, Path(tmp))
         finally:
             drop_database()
             shutil.rmtree(MEDIA, ignore_errors=True)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connections
 from rq import SimpleWorker
 
+from features.services import music_model
 from ml.selectors import active_model_version
 from ml.services import load_model
 from pipeline.reconcile import ALIVE_KEY, PIPELINE_WORKER_FIELD, reconcile_once
@@ -60,9 +61,23 @@ class PipelineWorker(SimpleWorker):
         self.preload()
 
     def preload(self) -> None:
-        """Import TensorFlow and load the active model now, not in the first job."""
+        """Import TensorFlow and load MusiCNN and the active model now, not in the first job."""
         if not settings.PIPELINE_PRELOAD_MODELS:
             return
+        started = time.perf_counter()
+        try:
+            music = music_model()
+        except Exception:  # a missing checkpoint fails the extraction jobs, naming the file
+            logger.exception("worker %s: could not load the music embedding model", self.name)
+        else:
+            if music is not None:
+                music.warm_up()
+                logger.info(
+                    "worker %s: %s loaded in %.1f s",
+                    self.name,
+                    music.name,
+                    time.perf_counter() - started,
+                )
         started = time.perf_counter()
         version = active_model_version()
         if version is None:
