@@ -19,7 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.signal import resample_poly
 
+from features import musicnn
 from features.audio import AUDIO_RATE, Backend, audio_features
 from features.definitions import N_AUDIO, N_VISUAL
 from features.media import (
@@ -41,6 +43,8 @@ class SegmentFeatures:
     end: float
     audio: np.ndarray  # float32 (68,)
     visual: np.ndarray  # float32 (354,)
+    music: np.ndarray | None = None  # float32 (200,) MusiCNN embedding; None without audio
+    music_tags: np.ndarray | None = None  # float32 (50,) tag probabilities
 
     @property
     def vector(self) -> np.ndarray:
@@ -59,6 +63,8 @@ class ExtractionResult:
     decode_seconds: float = 0.0  # probing + time spent waiting for the decoders
     audio_seconds: float = 0.0  # audio feature computation
     visual_seconds: float = 0.0  # visual feature computation
+    music_seconds: float = 0.0  # music embedding (resampling + MusiCNN)
+    music_model: str = ""  # the MusiCNN checkpoint used; "" when none was
     total_seconds: float = 0.0
     frames: int = 0  # sampled video frames analysed
     warnings: list[str] = field(default_factory=list)
@@ -68,6 +74,24 @@ class ExtractionResult:
         if not self.segments:
             return np.zeros((0, N_AUDIO + N_VISUAL), dtype=np.float32)
         return np.stack([s.vector for s in self.segments])
+
+
+def music_input(samples: np.ndarray, rate: int = AUDIO_RATE) -> np.ndarray:
+    """int16-scale mono samples at ``rate`` -> float32 in [-1, 1] at MusiCNN's 16 kHz."""
+    y = np.asarray(samples, dtype=np.float64) / 32768.0
+    if rate != musicnn.SAMPLE_RATE:
+        divisor = math.gcd(rate, musicnn.SAMPLE_RATE)
+        y = resample_poly(y, musicnn.SAMPLE_RATE // divisor, rate // divisor)
+    return y.astype(np.float32)
+
+
+def embed_music(
+    model: musicnn.MusicnnModel, samples: np.ndarray, rate: int = AUDIO_RATE
+) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding (200,), tags (50,)) of one segment: the mean over its 3 s patches."""
+    y = music_input(samples, rate)
+    result = model.embed_segments(y, [(0.0, y.size / musicnn.SAMPLE_RATE)])
+    return result.embeddings[0], result.tags[0]
 
 
 def planned_segments(
@@ -110,8 +134,12 @@ def extract_file(
     timeout: float | None = None,
     decoder_threads: int = 1,
     audio_backend: Backend = "vectorized",
+    music_model: musicnn.MusicnnModel | None = None,
 ) -> ExtractionResult:
     """Features of every segment of a media file.
+
+    With ``music_model`` every segment with audio also gets its MusiCNN embedding and tags,
+    from the same decoded samples (resampled to 16 kHz).
 
     Raises a ``features.media.MediaError`` subclass for bad media: UnreadableMedia (incl.
     EmptyFile), NoStreams, MediaTooLong (checked before decoding when the duration is known,
@@ -139,6 +167,7 @@ def extract_file(
         timeout=timeout,
         decoder_threads=decoder_threads,
         audio_backend=audio_backend,
+        music_model=music_model,
     )
     result = _extract(info, skip_nonref=True, **kwargs)
     if info.has_video and result.frames == 0:
@@ -163,6 +192,7 @@ def _extract(
     timeout: float,
     decoder_threads: int,
     audio_backend: Backend,
+    music_model: musicnn.MusicnnModel | None,
 ) -> ExtractionResult:
     expected = (
         len(planned_segments(info.duration, segment_seconds, min_last_segment))
@@ -171,7 +201,7 @@ def _extract(
     )
     visual = VisualExtractor()
     segments: list[SegmentFeatures] = []
-    decode_s = audio_s = visual_s = 0.0
+    decode_s = audio_s = visual_s = music_s = 0.0
     decoded = 0.0
     audio_samples = frames = 0
     reported_total = 0
@@ -216,8 +246,13 @@ def _extract(
             t = time.perf_counter()
             v = visual.segment_features(raw.frames)
             visual_s += time.perf_counter() - t
+            music = tags = None
+            if music_model is not None and raw.audio.size:
+                t = time.perf_counter()
+                music, tags = embed_music(music_model, raw.audio)
+                music_s += time.perf_counter() - t
             frames += len(raw.frames)
-            segments.append(SegmentFeatures(raw.index, start, start + content, a, v))
+            segments.append(SegmentFeatures(raw.index, start, start + content, a, v, music, tags))
             if progress is not None:
                 reported_total = max(expected, len(segments))
                 progress(len(segments), reported_total)
@@ -243,6 +278,8 @@ def _extract(
         decode_seconds=decode_s,
         audio_seconds=audio_s,
         visual_seconds=visual_s,
+        music_seconds=music_s,
+        music_model=music_model.name if music_model is not None else "",
         frames=frames,
         warnings=warnings,
     )
@@ -271,10 +308,25 @@ def aggregate(
     return audio.astype(np.float32), visual.astype(np.float32)
 
 
+def aggregate_music(
+    segments: Sequence[SegmentFeatures],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(embedding (200,), tags (50,)) float32 means over the segments that have music; None
+    when none has (no audio, or extracted without a music model)."""
+    rows = [s for s in segments if s.music is not None]
+    if not rows:
+        return None
+    music = np.stack([s.music for s in rows]).astype(np.float64).mean(axis=0)
+    tags = np.stack([s.music_tags for s in rows]).astype(np.float64).mean(axis=0)
+    return music.astype(np.float32), tags.astype(np.float32)
+
+
 __all__ = [
     "ExtractionResult",
     "SegmentFeatures",
     "aggregate",
+    "aggregate_music",
+    "embed_music",
     "extract_file",
     "planned_segments",
 ]

@@ -284,6 +284,7 @@ class SegmentReader:
         timeout: float | None = None,
         threads: int = 1,
         skip_nonref: bool = True,
+        include_video: bool = True,
     ) -> None:
         if segment_seconds <= 0 or fps <= 0 or width < 16 or audio_rate <= 0:
             raise ValueError("segment_seconds, fps, audio_rate must be > 0 and width >= 16")
@@ -295,6 +296,7 @@ class SegmentReader:
         self.timeout = timeout
         self.threads = threads
         self.skip_nonref = skip_nonref
+        self.include_video = include_video  # False: decode the audio only
         self.timed_out = False
         self.warnings: list[str] = []
         self._streams: dict[str, _Stream] = {}
@@ -327,7 +329,7 @@ class SegmentReader:
                 "pcm_s16le",
                 "pipe:1",
             ]
-        if info.has_video:
+        if info.has_video and self.include_video:
             w, h = self.size
             # Frames nobody references (most B-frames) can be skipped: fps= then picks the
             # nearest decoded frame, at most a frame or two away. Decoding is the bottleneck.

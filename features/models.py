@@ -8,6 +8,8 @@ from pgvector.django import VectorField
 AUDIO_DIM = 68
 VISUAL_DIM = 354
 BOTH_DIM = AUDIO_DIM + VISUAL_DIM
+MUSIC_DIM = 200  # MusiCNN penultimate embedding (features/musicnn.py)
+MUSIC_TAG_COUNT = 50  # MusiCNN tag probabilities, in the model's tag order
 
 
 class Modality(models.TextChoices):
@@ -39,6 +41,9 @@ class Segment(models.Model):
     end_seconds = models.FloatField()
     audio = VectorField(dimensions=AUDIO_DIM)
     visual = VectorField(dimensions=VISUAL_DIM)
+    # NULL: the video has no audio (or was extracted before music embeddings existed).
+    music = VectorField(dimensions=MUSIC_DIM, null=True, blank=True)
+    music_tags = VectorField(dimensions=MUSIC_TAG_COUNT, null=True, blank=True)
 
     class Meta:
         ordering = ["video_id", "index"]
@@ -59,6 +64,13 @@ class VideoFeatures(models.Model):
     segment_count = models.PositiveIntegerField()
     audio_mean = VectorField(dimensions=AUDIO_DIM)
     visual_mean = VectorField(dimensions=VISUAL_DIM)
+    music_mean = VectorField(dimensions=MUSIC_DIM, null=True, blank=True)
+    music_tags = VectorField(
+        dimensions=MUSIC_TAG_COUNT, null=True, blank=True, help_text="Mean tag probabilities."
+    )
+    music_model = models.CharField(
+        max_length=32, blank=True, help_text="The MusiCNN checkpoint the music columns came from."
+    )
     extracted_at = models.DateTimeField(auto_now=True)
     extraction_seconds = models.FloatField(null=True, blank=True)
 

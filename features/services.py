@@ -6,13 +6,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 
 from catalog.models import Video
 from catalog.services import record_media_facts
+from features import musicnn
+from features.audio import AUDIO_RATE
 from features.definitions import FEATURE_DEFINITIONS
-from features.extraction import ExtractionResult, aggregate, extract_file
+from features.extraction import (
+    ExtractionResult,
+    aggregate,
+    aggregate_music,
+    embed_music,
+    extract_file,
+)
+from features.media import SegmentReader, probe
 from features.models import FeatureDefinition, Segment, VideoFeatures
 
 
@@ -55,6 +65,20 @@ def ensure_feature_definitions(model=None) -> int:
     return len(rows)
 
 
+def music_model() -> musicnn.MusicnnModel | None:
+    """The process-wide MusiCNN model extraction uses (loaded, with TensorFlow, on the first
+    call), or None when music embeddings are turned off (MVSIM_MUSIC_EMBEDDINGS=0)."""
+    if not settings.MUSIC_EMBEDDINGS:
+        return None
+    return musicnn.get_model(settings.MUSICNN_MODEL, settings.MUSICNN_DIR)
+
+
+def _media_path(video: Video) -> Path:
+    if not video.media:
+        raise NoMediaFile(f"video {video.pk} has no media file to analyse")
+    return Path(settings.MEDIA_ROOT) / video.media.name
+
+
 def extract_video_features(
     video_id: int, progress: Callable[[int, int], None] | None = None
 ) -> ExtractionResult:
@@ -62,10 +86,8 @@ def extract_video_features(
 
     Raises features.media.MediaError subclasses for bad media (nothing is written then).
     """
-    video = Video.objects.get(pk=video_id)
-    if not video.media:
-        raise NoMediaFile(f"video {video_id} has no media file to analyse")
-    path = Path(settings.MEDIA_ROOT) / video.media.name
+    path = _media_path(Video.objects.get(pk=video_id))
+    model = music_model()
     started = time.perf_counter()
     result = extract_file(
         path,
@@ -75,6 +97,7 @@ def extract_video_features(
         fps=settings.FRAME_SAMPLE_FPS,
         width=settings.FRAME_WIDTH,
         progress=progress,
+        music_model=model,
     )
     store_extraction(video_id, result, seconds=time.perf_counter() - started)
     return result
@@ -87,6 +110,7 @@ def store_extraction(
     if not result.segments:
         raise ValueError(f"video {video_id}: extraction produced no segments")
     audio_mean, visual_mean = aggregate(result.segments)
+    music = aggregate_music(result.segments)
     with transaction.atomic():
         video = Video.objects.select_for_update().get(pk=video_id)
         Segment.objects.filter(video=video).delete()
@@ -98,6 +122,8 @@ def store_extraction(
                 end_seconds=segment.end,
                 audio=segment.audio,
                 visual=segment.visual,
+                music=segment.music,
+                music_tags=segment.music_tags,
             )
             for segment in result.segments
         )
@@ -107,6 +133,9 @@ def store_extraction(
                 "segment_count": len(result.segments),
                 "audio_mean": audio_mean,
                 "visual_mean": visual_mean,
+                "music_mean": music[0] if music else None,
+                "music_tags": music[1] if music else None,
+                "music_model": result.music_model if music else "",
                 "extraction_seconds": seconds,
             },
         )
@@ -117,3 +146,46 @@ def store_extraction(
             has_video=result.has_video,
         )
     return features
+
+
+def add_music_embeddings(video_id: int, model: musicnn.MusicnnModel) -> bool:
+    """Compute the music embeddings of an already extracted video (decoding its audio only)
+    and store them on its segments and features; returns False when it has no audio.
+
+    For catalogs extracted before music embeddings existed (``extract --only music``).
+    """
+    video = Video.objects.get(pk=video_id)
+    path = _media_path(video)
+    segments = {s.index: s for s in Segment.objects.filter(video_id=video_id)}
+    if not segments:
+        raise ValueError(f"video {video_id} has no extracted segments; extract it first")
+    info = probe(path)
+    computed: dict[int, tuple] = {}
+    if info.has_audio:
+        reader = SegmentReader(
+            info,
+            segment_seconds=settings.SEGMENT_SECONDS,
+            audio_rate=AUDIO_RATE,
+            include_video=False,
+            timeout=120.0 + 2.0 * (info.duration or settings.MAX_VIDEO_SECONDS),
+        )
+        with reader:
+            for raw in reader:
+                if raw.index in segments and raw.audio.size:
+                    computed[raw.index] = embed_music(model, raw.audio)
+    with transaction.atomic():
+        Video.objects.select_for_update().get(pk=video_id)
+        rows = []
+        for index, segment in segments.items():
+            segment.music, segment.music_tags = computed.get(index, (None, None))
+            rows.append(segment)
+        Segment.objects.bulk_update(rows, ["music", "music_tags"])
+        values = list(computed.values())
+        if values:
+            mean = np.mean([v[0] for v in values], axis=0, dtype=np.float64).astype(np.float32)
+            tags = np.mean([v[1] for v in values], axis=0, dtype=np.float64).astype(np.float32)
+            update = {"music_mean": mean, "music_tags": tags, "music_model": model.name}
+        else:
+            update = {"music_mean": None, "music_tags": None, "music_model": ""}
+        VideoFeatures.objects.filter(video_id=video_id).update(**update)
+    return bool(computed)

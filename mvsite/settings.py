@@ -118,6 +118,11 @@ MIN_LAST_SEGMENT_SECONDS = env.env_float("MVSIM_MIN_LAST_SEGMENT_SECONDS", 5.0, 
 MAX_VIDEO_SECONDS = env.env_float("MVSIM_MAX_VIDEO_SECONDS", 15 * 60.0, minimum=1.0)
 FRAME_SAMPLE_FPS = env.env_float("MVSIM_FRAME_SAMPLE_FPS", 2.0, minimum=0.1)
 FRAME_WIDTH = env.env_int("MVSIM_FRAME_WIDTH", 256, minimum=16)
+# MusiCNN music embeddings per segment (features/musicnn.py; docs/musicnn.md). The checkpoint
+# comes from the musicnn wheel unless MVSIM_MUSICNN_DIR names a folder holding <model>/.
+MUSIC_EMBEDDINGS = env.env_bool("MVSIM_MUSIC_EMBEDDINGS", True)
+MUSICNN_MODEL = env.env_str("MVSIM_MUSICNN_MODEL", "MSD_musicnn")
+MUSICNN_DIR = env.env_str("MVSIM_MUSICNN_DIR") or None
 UPLOAD_MAX_BYTES = env.env_int("MVSIM_UPLOAD_MAX_MB", 200, minimum=1) * 1024 * 1024
 DOWNLOAD_MAX_BYTES = env.env_int("MVSIM_DOWNLOAD_MAX_MB", 300, minimum=1) * 1024 * 1024
 DOWNLOAD_TIMEOUT_SECONDS = env.env_float("MVSIM_DOWNLOAD_TIMEOUT", 30.0, minimum=1.0)
