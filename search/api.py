@@ -230,6 +230,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                         }
                         for p in row.segments
                     ],
+                    "shared_tags": list(row.shared_tags),
                     "video": row.video,
                 }
                 for row in rows

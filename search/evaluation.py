@@ -23,12 +23,13 @@ import networkx as nx
 import numpy as np
 
 from catalog.models import Genre, TrackMetadata, Video, VideoStatus
+from ml.selectors import active_model_version
 from search.models import Metric, Representation
 from search.ranking import K_MAX, InvalidSearchParameter, RepresentationUnavailable, find_similar
 
 ProgressCallback = Callable[[int, int, str], None]
 
-ALL_REPRESENTATIONS = ("code", "audio", "visual", "both")
+ALL_REPRESENTATIONS = ("code", "music", "audio", "visual", "both")
 ALL_METRICS = ("euclidean", "cosine")
 DEFAULT_SEED = 0
 # Agreement statistics (name -> TrackMetadata field); "tempo_octave" is derived from tempo.
@@ -91,6 +92,9 @@ class ComboResult:
     per_genre: list[GenreScore] = field(default_factory=list)
     agreement: dict[str, Agreement] = field(default_factory=dict)
     seconds: float = 0.0
+    # Which queries: "" = every searchable catalog video; for the learned code, the active
+    # model's held-out (validation) videos, so it is never judged on what it trained on.
+    queries: str = ""
 
 
 @dataclass
@@ -168,6 +172,11 @@ class EvaluationReport:
             f"random = {self.k} random catalog videos per query (seed {self.seed})"
         )
         lines += notes
+        lines += [
+            f"{r.representation}/{r.metric}: queries are {r.queries}"
+            for r in self.results
+            if r.available and r.queries
+        ]
         if per_genre:
             for r in self.results:
                 if r.available and r.per_genre:
@@ -233,6 +242,21 @@ def unavailable_reason(representation: str, n_videos: int) -> str | None:
     if n_videos == 1:
         return f"only one catalog video has a '{representation}' vector: nothing to compare"
     return None
+
+
+def held_out_video_ids() -> tuple[set[int] | None, str]:
+    """The active model's validation videos (ids) and how to describe them; (None, reason)
+    when there is no active model or it recorded none (trained before they were recorded)."""
+    version = active_model_version()
+    if version is None:
+        return None, "no active model"
+    ids = (version.metrics or {}).get("val_video_ids")
+    if not ids:
+        return None, (
+            f"the active model ({version}) does not record its held-out videos: retrain it "
+            "(manage.py train --activate) to evaluate the learned code honestly"
+        )
+    return set(ids), f"the active model's {len(ids)} held-out (validation) videos"
 
 
 def _metadata() -> dict[int, dict[str, float | None]]:
@@ -405,9 +429,20 @@ def evaluate(
     metadata = _metadata()
     genre_names = dict(Genre.objects.values_list("id", "name"))
     plan: list[tuple[str, str, list[Video] | None, str | None]] = []
+    described: dict[str, str] = {}
     for representation in representations:
         videos = list(catalog_videos(representation).only(*_VIDEO_FIELDS))
         reason = unavailable_reason(representation, len(videos))
+        if reason is None and representation == Representation.CODE:
+            # Every catalog video stays a candidate; only the queries are held out.
+            held_out, description = held_out_video_ids()
+            if held_out is None:
+                reason = description
+            else:
+                videos = [video for video in videos if video.pk in held_out]
+                described[representation] = description
+                if not videos:
+                    reason = f"none of {description} is searchable"
         if reason is None and limit is not None and len(videos) > limit:
             keep = np.random.default_rng(seed).choice(len(videos), size=limit, replace=False)
             videos = [videos[i] for i in sorted(keep)]
@@ -429,20 +464,20 @@ def evaluate(
             if progress:
                 progress(done, total, label)
 
-        results.append(
-            _evaluate_combo(
-                representation,
-                metric,
-                videos,
-                k=k,
-                boost=boost,
-                exact=exact,
-                seed=seed,
-                metadata=metadata,
-                genre_names=genre_names,
-                tick=tick,
-            )
+        result = _evaluate_combo(
+            representation,
+            metric,
+            videos,
+            k=k,
+            boost=boost,
+            exact=exact,
+            seed=seed,
+            metadata=metadata,
+            genre_names=genre_names,
+            tick=tick,
         )
+        result.queries = described.get(representation, "")
+        results.append(result)
     return EvaluationReport(k=k, boost=boost, exact=exact, seed=seed, results=results)
 
 

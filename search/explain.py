@@ -1,4 +1,5 @@
-"""Why two videos match: audio vs visual share of the distance, and the closest 10 s moments.
+"""Why two videos match: audio vs visual share of the distance, the closest 10 s moments, and
+the music tags both videos share.
 
 Everything is computed in the space the search uses: the stored standardised + weighted
 vectors (search.materialize), and the segments put in that space with the same generation
@@ -13,12 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Video
-from features.models import AUDIO_DIM, BOTH_DIM, Segment
+from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, Segment, VideoFeatures
+from features.musicnn import MODEL_TAGS
 from search.materialize import decode_vector, load_generation, vector_bytes
 from search.models import Metric, Representation, VideoVector
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
 TOP_PAIRS = 3
+TOP_TAGS = 3
+# A tag is "shared" when the geometric mean of the two videos' probabilities reaches this:
+# MusiCNN's MSD tags are multi-label sigmoids whose typical top values are 0.2-0.6.
+SHARED_TAG_MIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,28 @@ class Explanation:
     audio_share: float  # share of the squared 'both' distance due to audio; + visual = 1
     visual_share: float
     segment_pairs: list[SegmentPair]  # the TOP_PAIRS closest (query segment, match segment)
+    shared_tags: tuple[str, ...] = ()  # music tags both videos have, strongest first
+
+
+def shared_tags(
+    query_tags: np.ndarray | None,
+    match_tags: np.ndarray | None,
+    names: Sequence[str],
+    n: int = TOP_TAGS,
+) -> tuple[str, ...]:
+    """The ``n`` tags with the highest sqrt(p_query * p_match) of at least SHARED_TAG_MIN.
+
+    The geometric mean is high only when *both* videos have the tag, unlike a sum, which a
+    single confident video dominates. Ties keep the tag order of the model.
+    """
+    if query_tags is None or match_tags is None:
+        return ()
+    q, m = np.asarray(query_tags, np.float64), np.asarray(match_tags, np.float64)
+    if q.shape != m.shape or q.shape != (len(names),):
+        return ()
+    scores = np.sqrt(np.clip(q, 0, 1) * np.clip(m, 0, 1))
+    order = np.argsort(-scores, kind="stable")[:n]
+    return tuple(names[i] for i in order if scores[i] >= SHARED_TAG_MIN)
 
 
 def modality_shares(query: np.ndarray, match: np.ndarray, metric: str) -> tuple[float, float]:
@@ -109,6 +137,37 @@ def top_pairs(distances: np.ndarray, n: int = TOP_PAIRS) -> list[tuple[int, int,
     return [(int(c // cols), int(c % cols), float(flat[c])) for c in cells]
 
 
+def _music_segments(
+    video_ids: list[int],
+) -> dict[int, tuple[list[tuple[int, float]], np.ndarray]]:
+    """Per video: [(index, start)], (n, 200) segment music embeddings (segments that have one)."""
+    rows = (
+        Segment.objects.filter(video_id__in=video_ids, music__isnull=False)
+        .order_by("video_id", "index")
+        .values_list("video_id", "index", "start_seconds", vector_bytes("music"))
+    )
+    grouped: dict[int, tuple[list[tuple[int, float]], list[np.ndarray]]] = {
+        pk: ([], []) for pk in video_ids
+    }
+    for video_id, index, start, music in rows:
+        meta, vectors = grouped[video_id]
+        meta.append((index, start))
+        vectors.append(decode_vector(music))
+    return {
+        pk: (meta, np.vstack(vectors) if vectors else np.zeros((0, MUSIC_DIM)))
+        for pk, (meta, vectors) in grouped.items()
+    }
+
+
+def _tags(video_ids: list[int]) -> dict[int, tuple[np.ndarray | None, str]]:
+    return {
+        pk: (decode_vector(tags), model)
+        for pk, tags, model in VideoFeatures.objects.filter(video_id__in=video_ids).values_list(
+            "video_id", vector_bytes("music_tags"), "music_model"
+        )
+    }
+
+
 def _segments(video_ids: list[int]) -> dict[int, tuple[list[tuple[int, float]], np.ndarray]]:
     """Per video: [(index, start)], raw (n, 422) segment features, in one query."""
     rows = (
@@ -143,7 +202,10 @@ def explain(query: Video, match: Video, representation: str, metric: str) -> Exp
 def explain_many(
     query: Video, matches: Sequence[Video], representation: str, metric: str
 ) -> list[Explanation]:
-    """``explain`` for a whole result list in three queries (stats, vectors, segments).
+    """``explain`` for a whole result list in four queries (stats, vectors, segments, tags).
+
+    Segments are compared in the representation's own space ('music': the MusiCNN segment
+    embeddings; 'code': 'both').
 
     Same errors as ``explain``; raised if *any* match cannot be explained.
     """
@@ -159,7 +221,7 @@ def explain_many(
     column = Representation.BOTH if representation == Representation.CODE else representation
     videos = [query, *matches]
     for video in videos:
-        if column == Representation.AUDIO and video.has_audio is False:
+        if column in (Representation.AUDIO, Representation.MUSIC) and video.has_audio is False:
             raise RepresentationUnavailable(f"Video {video.pk} has no audio track.")
         if column == Representation.VISUAL and video.has_video is False:
             raise RepresentationUnavailable(f"Video {video.pk} has no picture.")
@@ -175,12 +237,17 @@ def explain_many(
         raise RepresentationUnavailable(
             f"Video {missing[0]} has no extracted, materialised features to compare."
         )
-    segments = _segments(ids)
-
-    # Every segment of every video into the search space in one go.
-    meta = {pk: segments[pk][0] for pk in ids}
-    raw = np.vstack([segments[pk][1] for pk in ids])
-    rows = generation.transform(raw[:, :AUDIO_DIM], raw[:, AUDIO_DIM:], column)
+    tags = _tags(ids)
+    if column == Representation.MUSIC:
+        segments = _music_segments(ids)
+        meta = {pk: segments[pk][0] for pk in ids}
+        rows = np.vstack([segments[pk][1] for pk in ids])
+    else:
+        segments = _segments(ids)
+        # Every segment of every video into the search space in one go.
+        meta = {pk: segments[pk][0] for pk in ids}
+        raw = np.vstack([segments[pk][1] for pk in ids])
+        rows = generation.transform(raw[:, :AUDIO_DIM], raw[:, AUDIO_DIM:], column)
     if column == Representation.BOTH:
         # Same rule as the stored vectors: a missing modality is a zero block.
         owner = np.repeat(np.arange(len(videos)), [len(meta[pk]) for pk in ids])
@@ -192,6 +259,7 @@ def explain_many(
     query_rows, match_rows = rows[: bounds[1]], rows[bounds[1] :]
     distances = pair_distances(query_rows, match_rows, metric)  # query x all match segments
 
+    query_tags, query_model = tags.get(query.pk, (None, ""))
     explanations = []
     for n, match in enumerate(matches, start=1):
         first, last = bounds[n] - bounds[1], bounds[n + 1] - bounds[1]
@@ -202,5 +270,10 @@ def explain_many(
             m_index, m_start = meta[match.pk][j]
             d = exact_distance(query_rows[i], match_rows[first + j], metric)
             pairs.append(SegmentPair(q_index, q_start, m_index, m_start, d))
-        explanations.append(Explanation(representation, metric, audio_share, visual_share, pairs))
+        match_tags, match_model = tags.get(match.pk, (None, ""))
+        names = MODEL_TAGS.get(query_model) if query_model == match_model else None
+        common = shared_tags(query_tags, match_tags, names) if names else ()
+        explanations.append(
+            Explanation(representation, metric, audio_share, visual_share, pairs, common)
+        )
     return explanations

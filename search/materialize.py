@@ -6,6 +6,8 @@ A feature column of ``search.VideoVector`` is, per video::
     audio    = z[audio]  * w[audio]  / sqrt(68)          w = FeatureDefinition.weight
     visual   = z[visual] * w[visual] / sqrt(354)
     both     = [audio * audio_weight, visual * visual_weight]   SearchSettings modality weights
+    music    = the mean MusiCNN embedding as extracted (no standardisation: the model's own
+               batch normalisation already puts its 200 dimensions on one scale)
 
 Dividing each block by sqrt(its dimension) gives every modality the same expected squared
 norm (for unit weights, E|z|^2 = dim), so in ``both`` the 354 visual dimensions don't drown
@@ -43,6 +45,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, str], None]
 
 FEATURE_COLUMNS = ("audio", "visual", "both")
+WRITTEN_COLUMNS = (*FEATURE_COLUMNS, "music")
 AUDIO = slice(0, AUDIO_DIM)
 VISUAL = slice(AUDIO_DIM, BOTH_DIM)
 # A feature this flat over the catalog carries no information; dividing by ~0 would explode.
@@ -229,17 +232,29 @@ class _RunningStats:
 
 
 def _feature_rows(queryset) -> Iterator[list[tuple]]:
-    """(video_id, audio, visual, has_audio, has_video) in batches, streamed from the server."""
+    """(video_id, audio, visual, has_audio, has_video, music) in batches, streamed."""
     rows = queryset.order_by("video_id").values_list(
         "video_id",
         vector_bytes("audio_mean"),
         vector_bytes("visual_mean"),
         "video__has_audio",
         "video__has_video",
+        vector_bytes("music_mean"),
     )
     batch: list[tuple] = []
-    for video_id, audio, visual, has_audio, has_video in rows.iterator(chunk_size=BATCH_SIZE):
-        batch.append((video_id, decode_vector(audio), decode_vector(visual), has_audio, has_video))
+    for video_id, audio, visual, has_audio, has_video, music in rows.iterator(
+        chunk_size=BATCH_SIZE
+    ):
+        batch.append(
+            (
+                video_id,
+                decode_vector(audio),
+                decode_vector(visual),
+                has_audio,
+                has_video,
+                decode_vector(music),
+            )
+        )
         if len(batch) >= BATCH_SIZE:
             yield batch
             batch = []
@@ -257,7 +272,7 @@ def fit_stats() -> FeatureStats:
     n_videos = 0
     catalog = VideoFeatures.objects.filter(video__is_query=False)
     for batch in _feature_rows(catalog):
-        n_videos += len(batch)
+        n_videos += len(batch)  # rows: (id, audio, visual, has_audio, has_video, music)
         audio_stats.add(np.array([r[1] for r in batch if r[3] is not False], dtype=np.float64))
         visual_stats.add(np.array([r[2] for r in batch if r[4] is not False], dtype=np.float64))
     settings = SearchSettings.load()
@@ -290,15 +305,16 @@ def _lock(*, exclusive: bool) -> None:
 
 def _write(generation: Generation, batch: list[tuple]) -> None:
     rows = []
-    for video_id, audio, visual, has_audio, has_video in batch:
+    for video_id, audio, visual, has_audio, has_video, music in batch:
         vectors = generation.vectors(audio, visual, has_audio is not False, has_video is not False)
-        rows.append(VideoVector(video_id=video_id, **vectors))
+        music = music if has_audio is not False else None
+        rows.append(VideoVector(video_id=video_id, music=music, **vectors))
     # Upsert: keeps `code` (written by the encoder) and creates missing rows.
     VideoVector.objects.bulk_create(
         rows,
         update_conflicts=True,
         unique_fields=["video"],
-        update_fields=[*FEATURE_COLUMNS, "updated_at"],
+        update_fields=[*WRITTEN_COLUMNS, "updated_at"],
     )
 
 
@@ -324,8 +340,8 @@ def refit_and_materialize_all(progress: ProgressCallback | None = None) -> int:
                 progress(done, total, "writing vectors")
         # Vectors of videos whose features were deleted would be from another generation.
         VideoVector.objects.filter(video__features__isnull=True).exclude(
-            audio=None, visual=None, both=None
-        ).update(audio=None, visual=None, both=None, updated_at=timezone.now())
+            audio=None, visual=None, both=None, music=None
+        ).update(audio=None, visual=None, both=None, music=None, updated_at=timezone.now())
     logger.info("materialised the search vectors of %d videos", done)
     return done
 

@@ -9,13 +9,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
-from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM
+from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, VISUAL_DIM
 
 CODE_DIM = 40
 
 
 class Representation(models.TextChoices):
     CODE = "code", "Learned 40-d code"
+    MUSIC = "music", "Music embedding (MusiCNN)"
     AUDIO = "audio", "Audio features"
     VISUAL = "visual", "Visual features"
     BOTH = "both", "Audio + visual features"
@@ -28,6 +29,7 @@ class Metric(models.TextChoices):
 
 REPRESENTATION_DIMS = {
     Representation.CODE: CODE_DIM,
+    Representation.MUSIC: MUSIC_DIM,
     Representation.AUDIO: AUDIO_DIM,
     Representation.VISUAL: VISUAL_DIM,
     Representation.BOTH: BOTH_DIM,
@@ -58,12 +60,14 @@ class VideoVector(models.Model):
     visual = VectorField(dimensions=VISUAL_DIM, null=True, blank=True)
     both = VectorField(dimensions=BOTH_DIM, null=True, blank=True)
     code = VectorField(dimensions=CODE_DIM, null=True, blank=True)
+    # The video's mean MusiCNN embedding; NULL without audio, so it never matches as silence.
+    music = VectorField(dimensions=MUSIC_DIM, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
             _hnsw(column, opclass, suffix)
-            for column in ("audio", "visual", "both", "code")
+            for column in ("audio", "visual", "both", "code", "music")
             for opclass, suffix in (("vector_l2_ops", "l2"), ("vector_cosine_ops", "cos"))
         ]
 

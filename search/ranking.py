@@ -101,8 +101,13 @@ def _vector_of(query: Video, representation: str) -> np.ndarray:
         raise RepresentationUnavailable(
             f"Video {query.pk} has no learned code yet: the active model has not encoded it."
         )
-    if representation == Representation.AUDIO and query.has_audio is False:
+    if representation in (Representation.AUDIO, Representation.MUSIC) and query.has_audio is False:
         raise RepresentationUnavailable(f"Video {query.pk} has no audio track.")
+    if representation == Representation.MUSIC:
+        raise RepresentationUnavailable(
+            f"Video {query.pk} has no music embedding yet: extract it again, or add them to "
+            "the catalog with `manage.py extract --only music --pending`."
+        )
     if representation == Representation.VISUAL and query.has_video is False:
         raise RepresentationUnavailable(f"Video {query.pk} has no picture.")
     raise RepresentationUnavailable(

@@ -119,6 +119,7 @@ class MatchRow:
     audio_share: float | None = None
     visual_share: float | None = None
     segments: list[SegmentPair] = field(default_factory=list)
+    shared_tags: tuple[str, ...] = ()
 
     @property
     def score_percent(self) -> int:
@@ -183,6 +184,7 @@ def _explained(query: Video, match, exp, *, pairs: int) -> MatchRow:
         return row
     row.audio_share = exp.audio_share
     row.visual_share = exp.visual_share
+    row.shared_tags = tuple(exp.shared_tags)
     for pair in list(exp.segment_pairs)[:pairs]:
         row.segments.append(
             SegmentPair(
@@ -212,6 +214,30 @@ def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = N
     )
 
 
+def sound_representation(video: Video) -> str:
+    """How to rank a video by its sound alone: the music embedding when it has one (it finds
+    the genre far more often, see docs/benchmarks.md), else the audio features."""
+    from search.models import VideoVector
+
+    has_music = VideoVector.objects.filter(video_id=video.pk, music__isnull=False).exists()
+    return Representation.MUSIC if has_music else Representation.AUDIO
+
+
+def _single_modality(query: Video, params: SearchParams) -> tuple[SearchParams, str]:
+    """`both` for a query with no picture (an audio upload) or no sound ranks by the modality
+    it has: a zero block would favour candidates whose own block is small."""
+    if params.representation != Representation.BOTH:
+        return params, ""
+    if query.has_video is False and query.has_audio is not False:
+        used = params.with_representation(sound_representation(query))
+        label = Representation(used.representation).label.lower()
+        return used, f"This query has no picture: ranked by its sound alone ({label})."
+    if query.has_audio is False and query.has_video is not False:
+        used = params.with_representation(Representation.VISUAL)
+        return used, "This query has no sound: ranked by its picture alone (visual features)."
+    return params, ""
+
+
 def similar(
     query: Video,
     params: SearchParams,
@@ -220,13 +246,16 @@ def similar(
     genre: Genre | None = None,
     pairs: int = SEGMENT_PAIRS_SHOWN,
 ) -> Results:
-    """Top-k per pool with explanations. `code` falls back to `both` when it is unavailable.
+    """Top-k per pool with explanations. `code` falls back to `both` when it is unavailable;
+    `both` for a query with one modality ranks by that one (with a notice).
 
     Raises search.ranking.InvalidSearchParameter for parameters the ranking rejects.
     """
     from search.ranking import RepresentationUnavailable
 
-    result = Results(query=query, params=params, requested=params)
+    used, notice = _single_modality(query, params)
+    result = Results(query=query, params=used, requested=params, notice=notice)
+    params = used
     found: dict[str, list] = {}
     try:
         for pool in pools:
@@ -235,10 +264,10 @@ def similar(
         if params.representation != Representation.CODE:
             result.error = f"This search cannot run yet: {exc}"
             return result
-        result.params = params.with_representation(Representation.BOTH)
+        result.params, _ = _single_modality(query, params.with_representation(Representation.BOTH))
+        label = Representation(result.params.representation).label.lower()
         result.notice = (
-            f"The learned code is not available ({exc}). Showing matches by audio + visual "
-            "features instead."
+            f"The learned code is not available ({exc}). Showing matches by {label} instead."
         )
         found = {}
         try:

@@ -136,6 +136,11 @@ class MatchSerializer(serializers.Serializer):
     same_genre = serializers.BooleanField()
     contributions = ContributionsSerializer()
     segment_pairs = SegmentPairSerializer(many=True, help_text="Best-matching 10 s segments.")
+    shared_tags = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Music tags (MusiCNN) both videos have, strongest first; empty when either "
+        "has no music embedding.",
+    )
     video = VideoSerializer()
 
 

@@ -33,7 +33,15 @@ def raw_features(n: int, seed: int = 0) -> np.ndarray:
     return (offset + scale * rng.standard_normal((n, BOTH_DIM))).astype(np.float32)
 
 
-def add_video(raw: np.ndarray, *, code: np.ndarray | None = None, **fields) -> Video:
+def add_video(
+    raw: np.ndarray,
+    *,
+    code: np.ndarray | None = None,
+    music: np.ndarray | None = None,
+    music_tags: np.ndarray | None = None,
+    music_model: str = "MSD_musicnn",
+    **fields,
+) -> Video:
     fields.setdefault("status", VideoStatus.READY)
     fields.setdefault("has_audio", True)
     fields.setdefault("has_video", True)
@@ -43,6 +51,9 @@ def add_video(raw: np.ndarray, *, code: np.ndarray | None = None, **fields) -> V
         segment_count=1,
         audio_mean=np.asarray(raw[:AUDIO_DIM], np.float32),
         visual_mean=np.asarray(raw[AUDIO_DIM:], np.float32),
+        music_mean=None if music is None else np.asarray(music, np.float32),
+        music_tags=None if music_tags is None else np.asarray(music_tags, np.float32),
+        music_model=music_model if music is not None else "",
     )
     if code is not None:
         VideoVector.objects.update_or_create(video=video, defaults={"code": code})

@@ -83,6 +83,7 @@ def test_similar_returns_scored_matches(client):
         "same_genre",
         "contributions",
         "segment_pairs",
+        "shared_tags",
         "video",
     }
     assert 0 <= first["score"] <= 1 and first["distance"] >= 0

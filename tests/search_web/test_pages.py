@@ -273,12 +273,20 @@ def test_about_with_the_active_model(client, tmp_path):
             "baseline_val_accuracy": 0.48,
             "per_genre": {"Pop": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 12}},
             "baseline_per_genre": {"Pop": {"f1": 0.5}},
+            "n_train": 40,
+            "n_val": 10,
+            "val_code_precision_at_5": 0.874,
+            "inputs_reason": "every labelled video has music embeddings",
         },
+        config={"inputs": "music"},
         history={"loss": [1.0, 0.5], "val_genre_accuracy": [0.4, 0.61]},
     )
     model.activate()
     html = client.get(reverse("search:about")).content.decode()
     assert "LSTM v1" in html
+    assert "40 / 10" in html and "did not train on" in html
+    assert "genre precision@5 of held-out videos</th><td>0.874" in html
+    assert "<td>music <span" in html
     assert "0.610" in html and "0.480" in html
     assert "<td>Pop</td><td>0.70</td><td>0.60</td><td>0.65</td><td>0.50</td><td>12</td>" in html
     assert 'src="/media/models/v1/history.png"' in html

@@ -52,7 +52,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--representation", default="all", help="all|code|audio|visual|both")
+        parser.add_argument(
+            "--representation", default="all", help="all|code|music|audio|visual|both"
+        )
         parser.add_argument("--metric", default="all", help="all|euclidean|cosine")
         parser.add_argument("--k", type=int, default=10, help=f"neighbours per query (1-{K_MAX})")
         parser.add_argument(
