@@ -3,9 +3,11 @@
 Pure NumPy on purpose: importing this module must stay cheap for web requests, so nothing
 here touches TensorFlow.
 
-A video is a float array of shape ``(n_segments, N_FEATURES)`` (one row per 10 s segment,
-68 audio + 354 visual features). The network needs ``(SEQUENCE_LENGTH, N_FEATURES)``
-plus a boolean mask telling which rows are real; see :func:`to_fixed_length`.
+A video is a float array of shape ``(n_segments, width)``, one row per 10 s segment; the
+width depends on the model's inputs (:data:`INPUT_WIDTHS`): the 422 hand-made features (68
+audio + 354 visual), the 200-d MusiCNN embedding, or both side by side. The network needs
+``(SEQUENCE_LENGTH, width)`` plus a boolean mask telling which rows are real; see
+:func:`to_fixed_length`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,32 @@ import numpy as np
 
 SEQUENCE_LENGTH = 44
 N_FEATURES = 422
+MUSIC_FEATURES = 200
 CODE_DIM = 40
+
+# What a model reads per segment, and its width. "features": the 68 audio + 354 visual
+# features; "music": the MusiCNN embedding; "features+music": both, concatenated.
+INPUT_FEATURES = "features"
+INPUT_MUSIC = "music"
+INPUT_FEATURES_MUSIC = "features+music"
+INPUT_WIDTHS = {
+    INPUT_FEATURES: N_FEATURES,
+    INPUT_MUSIC: MUSIC_FEATURES,
+    INPUT_FEATURES_MUSIC: N_FEATURES + MUSIC_FEATURES,
+}
+
+WIDTHS = frozenset(INPUT_WIDTHS.values())
+
+
+def input_width(inputs: str) -> int:
+    """The per-segment width of a model reading ``inputs``; ValueError names the choices."""
+    try:
+        return INPUT_WIDTHS[inputs]
+    except KeyError:
+        raise ValueError(
+            f"unknown model inputs {inputs!r}: choose one of {', '.join(INPUT_WIDTHS)}"
+        ) from None
+
 
 # Features whose training std is below this are constant in practice; dividing by a tiny std
 # would blow noise up to huge values, so they are only centred.
@@ -39,15 +66,17 @@ class ScalerError(ArtifactError):
     """A scaler file is missing, malformed, or does not match the feature layout."""
 
 
-def as_sequence(seq: np.ndarray, *, index: int | None = None) -> np.ndarray:
-    """Return ``seq`` as a float32 ``(n, N_FEATURES)`` array or raise ``TrainingDataError``."""
+def as_sequence(
+    seq: np.ndarray, *, index: int | None = None, width: int = N_FEATURES
+) -> np.ndarray:
+    """Return ``seq`` as a float32 ``(n, width)`` array or raise ``TrainingDataError``."""
     arr = np.asarray(seq, dtype=np.float32)
     where = f"video #{index}" if index is not None else "sequence"
     if arr.ndim == 1 and arr.size == 0:
-        return arr.reshape(0, N_FEATURES)
-    if arr.ndim != 2 or arr.shape[1] != N_FEATURES:
+        return arr.reshape(0, width)
+    if arr.ndim != 2 or arr.shape[1] != width:
         raise TrainingDataError(
-            f"{where} has feature shape {arr.shape}; expected (n_segments, {N_FEATURES})."
+            f"{where} has feature shape {arr.shape}; expected (n_segments, {width})."
         )
     return arr
 
@@ -56,11 +85,15 @@ def as_sequence(seq: np.ndarray, *, index: int | None = None) -> np.ndarray:
 class Scaler:
     """Per-feature standardisation fitted on real (unpadded) training segments only."""
 
-    mean: np.ndarray  # (N_FEATURES,) float32
-    std: np.ndarray  # (N_FEATURES,) float32, already floored
+    mean: np.ndarray  # (width,) float32
+    std: np.ndarray  # (width,) float32, already floored
+
+    @property
+    def width(self) -> int:
+        return int(self.mean.shape[0])
 
     def transform(self, seq: np.ndarray) -> np.ndarray:
-        """Standardise one ``(n, N_FEATURES)`` sequence.
+        """Standardise one ``(n, width)`` sequence.
 
         Non-finite inputs (NaN/inf from a failed feature extractor) become 0, i.e. the
         training mean, so one bad value cannot poison a whole batch.
@@ -88,26 +121,27 @@ class Scaler:
             raise ScalerError(f"Scaler file not found: {path}") from exc
         except (KeyError, ValueError, OSError) as exc:
             raise ScalerError(f"Scaler file {path} is not a valid scaler: {exc}") from exc
-        if mean.shape != (N_FEATURES,) or std.shape != (N_FEATURES,):
+        if mean.ndim != 1 or mean.shape != std.shape or mean.shape[0] not in WIDTHS:
             raise ScalerError(
-                f"Scaler file {path} has shapes {mean.shape}/{std.shape}; expected ({N_FEATURES},)."
+                f"Scaler file {path} has shapes {mean.shape}/{std.shape}; expected two equal "
+                f"1-D arrays of one of the input widths {sorted(WIDTHS)}."
             )
         return cls(mean=mean, std=np.maximum(std, STD_FLOOR))
 
 
-def fit_scaler(train_sequences: Sequence[np.ndarray]) -> Scaler:
+def fit_scaler(train_sequences: Sequence[np.ndarray], width: int = N_FEATURES) -> Scaler:
     """Fit per-feature mean/std over every real segment of the training split.
 
     Pass only the training split: fitting on validation videos would leak their statistics.
     """
-    arrays = [as_sequence(s) for s in train_sequences]
+    arrays = [as_sequence(s, width=width) for s in train_sequences]
     arrays = [a for a in arrays if len(a)]
     if not arrays:
         raise TrainingDataError("Cannot fit a scaler: no training video has any segment.")
     # Two streaming passes in float64 (mean, then squared deviations): exact enough for
     # features with large offsets, without stacking the whole catalog in memory.
-    count = np.zeros(N_FEATURES)
-    total = np.zeros(N_FEATURES)
+    count = np.zeros(width)
+    total = np.zeros(width)
     for a in arrays:
         finite = np.isfinite(a)  # NaN/inf from a failed extractor are left out
         count += finite.sum(axis=0)
@@ -115,7 +149,7 @@ def fit_scaler(train_sequences: Sequence[np.ndarray]) -> Scaler:
     seen = count > 0
     # A feature that is never finite gets mean 0 / std 1 rather than NaN.
     mean = np.where(seen, total / np.maximum(count, 1), 0.0)
-    squares = np.zeros(N_FEATURES)
+    squares = np.zeros(width)
     for a in arrays:
         dev = np.where(np.isfinite(a), a.astype(np.float64) - mean, 0.0)
         squares += (dev * dev).sum(axis=0)
@@ -162,13 +196,13 @@ def build_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standardise, then fix the length of each sequence.
 
-    Returns ``X`` float32 ``(N, length, N_FEATURES)`` and ``mask`` bool ``(N, length)``.
+    Returns ``X`` float32 ``(N, length, scaler.width)`` and ``mask`` bool ``(N, length)``.
     Scaling happens before padding so that padded rows stay exactly zero.
     """
-    X = np.zeros((len(sequences), length, N_FEATURES), dtype=np.float32)
+    X = np.zeros((len(sequences), length, scaler.width), dtype=np.float32)
     mask = np.zeros((len(sequences), length), dtype=bool)
     for i, seq in enumerate(sequences):
-        arr = as_sequence(seq, index=i)
+        arr = as_sequence(seq, index=i, width=scaler.width)
         if len(arr):
             X[i], mask[i] = to_fixed_length(scaler.transform(arr), length)
     return X, mask

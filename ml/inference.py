@@ -88,6 +88,12 @@ class LoadedModel:
                 f"Model {model_path} predicts {n_out} genres but {labels_path} lists "
                 f"{len(labels)}; the files come from different trainings."
             )
+        width = int(model.get_layer(network.INPUT_SEQUENCE).output.shape[-1])
+        if width != scaler.width:
+            raise ArtifactError(
+                f"Model {model_path} reads {width} values per segment but {scaler_path} "
+                f"scales {scaler.width}; the files come from different trainings."
+            )
         code_dim = int(encoder.output[network.CODE].shape[-1])
         return cls(encoder, scaler, labels, model_path, code_dim)
 
@@ -96,7 +102,8 @@ class LoadedModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(codes (N, code_dim) float32, probabilities (N, n_genres) float32)``.
 
-        Each sequence is a raw ``(n_segments, 422)`` feature array (unscaled); scaling,
+        Each sequence is a raw ``(n_segments, width)`` array (unscaled; width: the model's
+        inputs, e.g. 422 features or 200 music dimensions); scaling,
         padding/subsampling to 44 segments and masking happen here. Raises
         ``EncodingError`` for a sequence with no segments or a wrong feature count.
         """
@@ -106,7 +113,7 @@ class LoadedModel:
         arrays = []
         for i, seq in enumerate(sequences):
             try:
-                arr = as_sequence(seq, index=i)
+                arr = as_sequence(seq, index=i, width=self.scaler.width)
             except ValueError as exc:
                 raise EncodingError(str(exc)) from exc
             if len(arr) == 0:

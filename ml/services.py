@@ -12,14 +12,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Video
+from ml.dataset import INPUT_FEATURES, INPUT_MUSIC, INPUT_WIDTHS, TrainingDataError
 from ml.inference import load_cached
 from ml.models import ModelVersion
-from ml.selectors import active_model_version, segment_sequences
+from ml.selectors import active_model_version, music_coverage, segment_sequences
 from ml.training import train_composite
 
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
+AUTO_INPUTS = "auto"
+INPUT_CHOICES = (AUTO_INPUTS, *INPUT_WIDTHS)
 
 
 class EncodingUnavailable(RuntimeError):
@@ -72,9 +75,10 @@ def encode_batches(
     if version is None:
         raise EncodingUnavailable("No active model: train one with `manage.py train --activate`.")
     model = load_model(version)
+    inputs = model_inputs(version)
     for start in range(0, len(video_ids), batch_size):
         batch = video_ids[start : start + batch_size]
-        sequences = segment_sequences(batch)
+        sequences = segment_sequences(batch, inputs)
         ids = [video_id for video_id in batch if video_id in sequences]
         encodings: list[Encoding] = []
         if ids:
@@ -90,15 +94,43 @@ def encode_batches(
         )
 
 
-def training_set() -> tuple[list[int], list, list[str]]:
-    """Catalog videos with a curated genre and extracted segments: (ids, sequences, labels)."""
+def model_inputs(version: ModelVersion) -> str:
+    """What the version reads per segment (models from before music embeddings: features)."""
+    return (version.config or {}).get("inputs", INPUT_FEATURES)
+
+
+def _labelled() -> dict[int, str]:
     videos = (
         Video.objects.filter(is_query=False, genre__isnull=False, features__isnull=False)
         .order_by("pk")
         .values_list("pk", "genre__name")
     )
-    labels_by_id = dict(videos)
-    sequences = segment_sequences(labels_by_id)
+    return dict(videos)
+
+
+def choose_inputs(requested: str = AUTO_INPUTS) -> tuple[str, str]:
+    """(inputs, why): ``auto`` is "music" when every labelled video has music embeddings
+    (they separate genres best, docs/benchmarks.md), else "features", saying how to fix it."""
+    if requested != AUTO_INPUTS:
+        if requested not in INPUT_WIDTHS:
+            raise TrainingDataError(
+                f"unknown inputs {requested!r}: choose one of {', '.join(INPUT_CHOICES)}"
+            )
+        return requested, "as asked"
+    with_segments, with_music = music_coverage(_labelled())
+    if with_segments and with_music == with_segments:
+        return INPUT_MUSIC, "every labelled video has music embeddings"
+    missing = with_segments - with_music
+    return INPUT_FEATURES, (
+        f"{missing} labelled video(s) lack music embeddings; add them with "
+        "`manage.py extract --only music --pending` to train on music"
+    )
+
+
+def training_set(inputs: str = INPUT_FEATURES) -> tuple[list[int], list, list[str]]:
+    """Catalog videos with a curated genre and the inputs' segments: (ids, sequences, labels)."""
+    labels_by_id = _labelled()
+    sequences = segment_sequences(labels_by_id, inputs)
     ids = [video_id for video_id in labels_by_id if video_id in sequences]
     return ids, [sequences[i] for i in ids], [labels_by_id[i] for i in ids]
 
@@ -111,15 +143,19 @@ def train_model(
     name: str = "",
     verbose: int = 1,
     on_epoch_end=None,
+    inputs: str = AUTO_INPUTS,
     **overrides,
 ) -> ModelVersion:
     """Train on the curated catalog and register a (not yet active) ModelVersion.
 
-    Activation re-encodes every video, which the pipeline does (pipeline.services).
+    ``inputs``: what the network reads per segment (see :func:`choose_inputs`). Activation
+    re-encodes every video, which the pipeline does (pipeline.services).
 
     Raises ml.dataset.TrainingDataError (nothing written) when the labelled set is unusable.
     """
-    ids, sequences, labels = training_set()
+    inputs, why = choose_inputs(inputs)
+    logger.info("training on %s (%s)", inputs, why)
+    ids, sequences, labels = training_set(inputs)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     out_dir = _media_path(f"{MODELS_DIR}/{stamp}")
     result = train_composite(
@@ -131,6 +167,7 @@ def train_model(
         seed=seed,
         progress_verbose=verbose,
         on_epoch_end=on_epoch_end,
+        inputs=inputs,
         **overrides,
     )
     version = ModelVersion.objects.create(
@@ -142,7 +179,13 @@ def train_model(
         history_plot_path=_relative(result.history_plot_path),
         confusion_plot_path=_relative(result.confusion_plot_path),
         genres=result.labels,
-        metrics={**result.metrics, "skipped_video_ids": [ids[i] for i in result.skipped]},
+        metrics={
+            **result.metrics,
+            "skipped_video_ids": [ids[i] for i in result.skipped],
+            # The held-out videos: what `evaluate` judges the learned code on.
+            "val_video_ids": [ids[i] for i in result.val_indices],
+            "inputs_reason": why,
+        },
         history=result.history,
         config=result.config,
     )

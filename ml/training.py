@@ -22,11 +22,13 @@ import numpy as np
 
 from ml.dataset import (
     CODE_DIM,
+    INPUT_FEATURES,
     SEQUENCE_LENGTH,
     TrainingDataError,
     as_sequence,
     build_arrays,
     fit_scaler,
+    input_width,
     pooled_features,
     save_labels,
     stratified_split,
@@ -59,10 +61,14 @@ class TrainingConfig:
     genre_weight: float = 1.0
     deterministic: bool = True
     baseline_c: float = 1.0  # inverse L2 strength of the logistic-regression baseline
+    # What each segment contributes (ml.dataset.INPUT_WIDTHS). The catalog's training
+    # (ml.services.train_model) picks "music" when every video has it: see docs/benchmarks.md.
+    inputs: str = INPUT_FEATURES
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
             raise ValueError("epochs, batch_size and patience must be at least 1.")
+        input_width(self.inputs)  # ValueError for unknown inputs
 
     @classmethod
     def with_overrides(cls, **overrides: Any) -> TrainingConfig:
@@ -92,6 +98,7 @@ class TrainingResult:
     metrics: dict[str, Any]
     config: dict[str, Any]
     skipped: list[int] = field(default_factory=list)  # input indices with zero segments
+    val_indices: list[int] = field(default_factory=list)  # input indices held out (validation)
 
     def to_json(self) -> dict[str, Any]:
         """Everything as plain JSON types (paths as strings)."""
@@ -116,7 +123,8 @@ def train_composite(
     on_epoch_end: ProgressCallback | None = None,
     **overrides: Any,
 ) -> TrainingResult:
-    """Train on ``sequences[i]`` (``(n_i, 422)`` arrays) labelled ``labels[i]``.
+    """Train on ``sequences[i]`` (``(n_i, width)`` arrays, width given by the ``inputs``
+    override: 422 for "features", the default; 200 for "music") labelled ``labels[i]``.
 
     ``overrides`` are other :class:`TrainingConfig` fields (``learning_rate``,
     ``bidirectional``, ``dropout``, ...). ``on_epoch_end(epoch, logs)`` is called after each
@@ -136,15 +144,18 @@ def train_composite(
         patience=patience,
         **overrides,
     )
-    kept, kept_labels, skipped = _select_usable(sequences, labels)
+    width = input_width(config.inputs)
+    kept, kept_labels, skipped = _select_usable(sequences, labels, width)
     validate_training_set(kept_labels)
+    dropped = set(skipped)
+    kept_positions = [i for i in range(len(sequences)) if i not in dropped]
 
     class_names = sorted(set(kept_labels))
     class_index = {name: i for i, name in enumerate(class_names)}
     y = np.array([class_index[name] for name in kept_labels], dtype=np.int64)
     train_idx, val_idx = stratified_split(kept_labels, config.val_fraction, config.seed)
 
-    scaler = fit_scaler([kept[i] for i in train_idx])
+    scaler = fit_scaler([kept[i] for i in train_idx], width)
     X, mask = build_arrays(kept, scaler)
 
     # Only now, with validated data, import TF and create files.
@@ -156,6 +167,7 @@ def train_composite(
     model = network.build_composite(
         len(class_names),
         SEQUENCE_LENGTH,
+        n_features=width,
         code_dim=config.code_dim,
         bidirectional=config.bidirectional,
         dropout=config.dropout,
@@ -194,8 +206,10 @@ def train_composite(
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
 
     encoder = network.encoder_model(model)
-    probs = np.asarray(encoder.predict(inputs(val_idx), batch_size=256, verbose=0)["genre"])
+    encoded = encoder.predict(inputs(np.arange(len(y))), batch_size=256, verbose=0)
+    probs = np.asarray(encoded["genre"])[val_idx]
     y_val = y[val_idx]
+    code_precision = held_out_code_precision(np.asarray(encoded["code"]), y, val_idx)
     net_eval = classification_metrics(y_val, probs.argmax(axis=1), class_names)
 
     baseline_eval = _baseline(X, mask, y, train_idx, val_idx, class_names, config.baseline_c)
@@ -212,6 +226,8 @@ def train_composite(
         "baseline_per_genre": baseline_eval["per_genre"],
         "baseline_confusion_matrix": baseline_eval["confusion_matrix"],
         "chance_accuracy": float(np.bincount(y_val).max() / len(y_val)),
+        # Genre precision@5 of each validation video's code among all the others (cosine).
+        "val_code_precision_at_5": code_precision,
         "n_train": int(len(train_idx)),
         "n_val": int(len(val_idx)),
         "n_skipped": len(skipped),
@@ -245,13 +261,30 @@ def train_composite(
         metrics=metrics,
         config=dataclasses.asdict(config),
         skipped=skipped,
+        val_indices=[kept_positions[j] for j in val_idx.tolist()],
     )
     result.report_path.write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
     return result
 
 
+def held_out_code_precision(
+    codes: np.ndarray, y: np.ndarray, query_idx: np.ndarray, k: int = 5
+) -> float | None:
+    """Mean share of same-genre videos among the k cosine-nearest codes of each query (the
+    held-out videos), searched among every other video; None without queries."""
+    if len(query_idx) == 0 or len(codes) < 2:
+        return None
+    norms = np.linalg.norm(codes, axis=1, keepdims=True)
+    unit = codes / np.where(norms > 0, norms, 1.0)
+    similarity = unit[query_idx] @ unit.T
+    similarity[np.arange(len(query_idx)), query_idx] = -np.inf  # not the query itself
+    k = min(k, len(codes) - 1)
+    nearest = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
+    return float(np.mean(y[nearest] == y[query_idx][:, None]))
+
+
 def _select_usable(
-    sequences: Sequence[np.ndarray], labels: Sequence[str]
+    sequences: Sequence[np.ndarray], labels: Sequence[str], width: int
 ) -> tuple[list[np.ndarray], list[str], list[int]]:
     """Check inputs and drop zero-segment videos; returns (kept, kept_labels, skipped)."""
     if len(sequences) != len(labels):
@@ -265,7 +298,7 @@ def _select_usable(
     for i, (seq, label) in enumerate(zip(sequences, labels, strict=True)):
         if not isinstance(label, str) or not label.strip():
             raise TrainingDataError(f"Video #{i} has an empty or non-text genre label: {label!r}.")
-        arr = as_sequence(seq, index=i)
+        arr = as_sequence(seq, index=i, width=width)
         if len(arr) == 0:
             skipped.append(i)  # no segment extracted yet: nothing to learn from
             continue

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from catalog.models import Genre, TrackMetadata, Video
-from features.models import BOTH_DIM
+from features.models import BOTH_DIM, MUSIC_DIM
+from ml.models import ModelVersion
 from search.materialize import refit_and_materialize_all
 from tests.factories import GenreFactory
 from tests.search import add_video, ensure_definitions
@@ -26,7 +27,9 @@ def clustered_catalog(
 ) -> dict[str, list[Video]]:
     """len(GENRES) x per_genre ready catalog videos: raw features = a genre centre + noise a
     third of the centres' spread, tempo/energy = the genre's value + a little noise;
-    codes cluster the same way when ``codes``. Materialised (refit) before returning."""
+    codes and music embeddings cluster the same way. With ``codes`` an active model version
+    holds out every other video of each genre (its validation videos). Materialised (refit)
+    before returning."""
     ensure_definitions()
     rng = np.random.default_rng(seed)
     scale = 10 ** rng.uniform(-1, 1, BOTH_DIM)  # unequal units, so standardisation matters
@@ -35,10 +38,12 @@ def clustered_catalog(
         genre = GenreFactory(name=name)
         centre = rng.normal(0, 1, BOTH_DIM)
         code_centre = rng.normal(0, 1, 40)
+        music_centre = np.abs(rng.normal(0, 1, MUSIC_DIM))
         videos = []
         for i in range(per_genre):
             raw = (centre + rng.normal(0, 0.35, BOTH_DIM)) * scale
             code = (code_centre + rng.normal(0, 0.3, 40)).astype(np.float32) if codes else None
+            music = np.abs(music_centre + rng.normal(0, 0.2, MUSIC_DIM)).astype(np.float32)
             videos.append(
                 add_with_metadata(
                     raw,
@@ -46,10 +51,16 @@ def clustered_catalog(
                     TEMPOS[name] + rng.normal(0, 3),
                     ENERGIES[name] + rng.normal(0, 0.03),
                     code=code,
+                    music=music,
                     title=f"{name} {i}",
                 )
             )
         by_genre[name] = videos
+    if codes:
+        held_out = [v.pk for videos in by_genre.values() for v in videos[::2]]
+        ModelVersion.objects.create(
+            name="clustered", is_active=True, metrics={"val_video_ids": held_out}
+        )
     refit_and_materialize_all()
     return by_genre
 

@@ -33,7 +33,7 @@ def test_prints_the_table_and_writes_json_and_graphs(tmp_path):
 
     data = json.loads(report_file.read_text())
     assert data["k"] == 3 and [r["representation"] for r in data["results"]] == [
-        "code", "audio", "visual", "both"
+        "code", "music", "audio", "visual", "both"
     ]  # fmt: skip
     for representation in ("audio", "visual", "both"):
         base = tmp_path / "graphs" / f"knn-{representation}-euclidean"
@@ -50,7 +50,10 @@ def test_prints_the_table_and_writes_json_and_graphs(tmp_path):
     [
         (["--k", "0"], "--k must be between 1 and 100, got 0"),
         (["--k", "101"], "--k must be between 1 and 100, got 101"),
-        (["--representation", "sound"], "--representation must be 'all' or one of code, audio"),
+        (
+            ["--representation", "sound"],
+            "--representation must be 'all' or one of code, music, audio",
+        ),
         (["--metric", "manhattan"], "--metric must be 'all' or one of euclidean, cosine"),
         (["--boost", "0"], "--boost must be in (0, 1] (1 = off), got 0"),
         (["--boost", "1.2"], "--boost must be in (0, 1] (1 = off), got 1.2"),

@@ -4,6 +4,7 @@ import networkx as nx
 import pytest
 
 from catalog.models import VideoStatus
+from ml.models import ModelVersion
 from search.evaluation import (
     EmptyCatalog,
     evaluate,
@@ -43,18 +44,29 @@ def test_line_catalog_matches_hand_computed_values():
 def test_clustered_catalog_beats_chance_and_random_for_every_representation():
     clustered_catalog(per_genre=8)
     report = evaluate(k=5)
-    assert len(report.results) == 8
+    assert len(report.results) == 10
     for r in report.results:
         assert r.available, r.reason
-        assert r.n_queries == 24
+        # The learned code is judged on the model's held-out videos only (every other one).
+        n = 12 if r.representation == "code" else 24
+        assert r.n_queries == n
+        assert (r.queries != "") == (r.representation == "code")
         assert r.chance == pytest.approx(7 / 23)  # 7 same-genre videos among 23 others
         assert r.precision > 0.9 > r.chance * 2, (r.representation, r.metric)
-        assert [(g.genre, g.n_queries) for g in r.per_genre] == [(g, 8) for g in GENRES]
+        assert [(g.genre, g.n_queries) for g in r.per_genre] == [(g, n // 3) for g in GENRES]
         tempo, energy = r.agreement["tempo"], r.agreement["energy"]
         # Neighbours share the genre's tempo (+-3 BPM noise); random picks are ~53 BPM off.
         assert tempo.neighbours < 10 < 30 < tempo.random
         assert tempo.ratio < 0.25 and energy.ratio < 0.25
-        assert tempo.pairs == 24 * 5
+        assert tempo.pairs == n * 5
+    assert "held-out (validation) videos" in report.to_table()
+
+
+def test_code_is_not_evaluated_without_held_out_videos():
+    clustered_catalog(per_genre=3)
+    ModelVersion.objects.update(metrics={})
+    code = evaluate(("code",), ("cosine",), k=2).result("code", "cosine")
+    assert not code.available and "retrain it" in code.reason
 
 
 def test_random_baseline_is_seeded_and_the_same_for_every_metric():

@@ -49,6 +49,10 @@ def test_training_beats_chance_and_reports_baseline(trained) -> None:
     assert 0.0 <= m["baseline_val_accuracy"] <= 1.0
     assert set(m["baseline_per_genre"]) == {"genre-0", "genre-1", "genre-2"}
     assert m["train_seconds"] > 0 and m["epochs_run"] >= 1
+    assert m["val_code_precision_at_5"] > 0.8  # chance is 11/35
+    result = trained["result"]
+    held_out = [trained["labels"][i] for i in result.val_indices]
+    assert len(held_out) == 6 and sorted(set(held_out)) == result.labels
 
 
 @pytest.mark.slow  # shares the ~10 s training fixture
@@ -262,3 +266,15 @@ def test_early_stopping_restores_best_even_without_stopping() -> None:
     model, ran = _run_callback([(0.5, 1.0), (0.7, 0.9), (0.6, 0.8)], patience=5)
     assert ran == 3 and not model.stop_training
     assert int(model.restored[0]) == 1
+
+
+def test_held_out_code_precision_by_hand():
+    from ml.training import held_out_code_precision
+
+    # Genre 0 along +x, genre 1 along +y; video 4 (genre 0) points at genre 1's cluster.
+    codes = np.array([[1, 0], [1, 0.1], [0.9, 0], [0, 1], [0.1, 1], [0, 0.9]], float)
+    y = np.array([0, 0, 0, 1, 0, 1])
+    assert held_out_code_precision(codes, y, np.array([0]), k=2) == 1.0
+    assert held_out_code_precision(codes, y, np.array([4]), k=2) == 0.0
+    assert held_out_code_precision(codes, y, np.array([0, 4]), k=2) == 0.5
+    assert held_out_code_precision(codes, y, np.array([], int)) is None
