@@ -112,16 +112,25 @@ def _usage() -> dict[str, float]:
     }
 
 
-def _run_ours(path: str, warm: str) -> dict[str, float]:
+def _run_ours(path: str, warm: str, music: bool = False) -> dict[str, float]:
     from features.extraction import extract_file
 
-    extract_file(warm)  # imports, filter-bank tables, first-call costs
+    model, load = None, 0.0
+    if music:
+        from features import musicnn
+
+        t0 = time.perf_counter()
+        model = musicnn.get_model()  # imports TensorFlow, reads the checkpoint
+        load = time.perf_counter() - t0
+    extract_file(warm, music_model=model)  # imports, filter-bank tables, first-call costs
     before = _usage()
     t0 = time.perf_counter()
-    r = extract_file(path)
+    r = extract_file(path, music_model=model)
     wall = time.perf_counter() - t0
     after = _usage()
     return {
+        "music": r.music_seconds,
+        "music_load": load,
         "wall": wall,
         "duration": r.duration,
         "segments": len(r.segments),
@@ -251,7 +260,10 @@ def _run_baseline(path: str, warm: str) -> dict[str, float]:
 
 def child_main(kind: str, path: str, warm: str, cpu: int) -> None:
     _pin(cpu)
-    result = (_run_ours if kind == "ours" else _run_baseline)(path, warm)
+    if kind == "baseline":
+        result = _run_baseline(path, warm)
+    else:
+        result = _run_ours(path, warm, music=kind == "ours_music")
     print(json.dumps(result))
 
 
@@ -311,7 +323,8 @@ def main() -> None:
         default="reencode",
         help="how the baseline cuts part files (reencode: a plain ffmpeg cut; copy: -c copy)",
     )
-    ap.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument("--no-music", action="store_true", help="skip the run with MusiCNN")
+    ap.add_argument("--child", choices=["ours", "ours_music", "baseline"], help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--warm", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -334,7 +347,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     results: dict[tuple[str, str], dict[str, float]] = {}
     for clip, path in clips:
-        kinds = ["ours"]
+        kinds = ["ours"] if args.no_music else ["ours", "ours_music"]
         if not args.no_baseline and clip == "180 s":
             kinds.append("baseline")
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -343,8 +356,20 @@ def main() -> None:
                 runs[kind].append(measure(kind, path, warm, cpu))
         for kind in kinds:
             results[(clip, kind)] = best(runs[kind])
-            name = "mvsim (streaming)" if kind == "ours" else "baseline (part files)"
+            name = {
+                "ours": "mvsim (streaming)",
+                "ours_music": "mvsim + MusiCNN",
+                "baseline": "baseline (part files)",
+            }[kind]
             print(row(clip, name, results[(clip, kind)]), flush=True)
+    for (clip, kind), r in results.items():
+        if kind == "ours_music":
+            minutes = r["duration"] / 60
+            print(
+                f"\nMusiCNN on the {clip} clip: {r['music'] / minutes:.2f} s per audio-minute "
+                f"({r['duration'] / max(r['music'], 1e-9):.0f}x real time for MusiCNN alone); "
+                f"first load {r['music_load']:.1f} s; peak RSS {r['rss_self_mb']:.0f} MB"
+            )
     if ("180 s", "baseline") in results:
         o, b = results[("180 s", "ours")], results[("180 s", "baseline")]
         cpu_o = o["cpu_self"] + o["cpu_children"]

@@ -4,7 +4,8 @@ Run: ``.venv/bin/python bench/search.py [--sizes 100000,1000000] [--quick] [--ke
 
 Everything happens in a separate database, ``mvsim_bench``, on the embedded server (never the
 dev database): migrations create the real tables, synthetic catalogs are loaded by binary
-COPY, the HNSW indexes are built (timed), then for ``code`` (40-d) and ``both`` (422-d):
+COPY, the HNSW indexes are built (timed), then for ``code`` (40-d), ``music`` (200-d, the
+MusiCNN embedding) and ``both`` (422-d; music and both below 1M unless allowed):
 
 - p50/p95 latency of k=10 through ``search.ranking.find_similar`` with a vector query (the
   application's path: cached settings, the hnsw.* settings and the search statement in one
@@ -54,7 +55,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
 
 from catalog.models import Genre, Video  # noqa: E402
-from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM  # noqa: E402
+from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, VISUAL_DIM  # noqa: E402
 from mvsite import services  # noqa: E402
 from search.explain import explain_many  # noqa: E402
 from search.models import CODE_DIM, FeatureStats, SearchSettings  # noqa: E402
@@ -122,7 +123,7 @@ def sql(statement: str, params: list | None = None) -> list[tuple]:
 
 HNSW = {  # (column, opclass) -> index name, as in search/models.py
     (col, ops): f"vv_{col}_{suffix}_hnsw"
-    for col in ("audio", "visual", "both", "code")
+    for col in ("audio", "visual", "both", "code", "music")
     for ops, suffix in (("vector_l2_ops", "l2"), ("vector_cosine_ops", "cos"))
 }
 OPCLASS = {"cosine": "vector_cosine_ops", "euclidean": "vector_l2_ops"}
@@ -172,8 +173,9 @@ class Generator:
         self.proj = {
             "code": rng.normal(size=(LATENT, CODE_DIM)) / np.sqrt(LATENT),
             "both": rng.normal(size=(LATENT, BOTH_DIM)) / np.sqrt(LATENT),
+            "music": rng.normal(size=(LATENT, MUSIC_DIM)) / np.sqrt(LATENT),
         }
-        self.noise = {"code": 0.35, "both": 0.5}
+        self.noise = {"code": 0.35, "both": 0.5, "music": 0.4}
 
     def latent(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         genre = rng.integers(0, CLUSTERS, n)
@@ -281,7 +283,7 @@ def load_catalog(
         Genre.objects.create(name=f"Bench genre {i}")
     genre_ids = list(Genre.objects.order_by("id").values_list("id", flat=True)[:CLUSTERS])
     rng = np.random.default_rng(n)
-    kept: dict[str, list[np.ndarray]] = {"code": [], "both": []}
+    kept: dict[str, list[np.ndarray]] = {"code": [], "both": [], "music": []}
     started = time.perf_counter()
     with raw_connection() as conn:
         for first in range(0, n, chunk):
@@ -294,6 +296,7 @@ def load_catalog(
             vectors = [("code", gen.project(latent, "code", rng))]
             if with_both:
                 vectors.append(("both", gen.project(latent, "both", rng)))
+                vectors.append(("music", gen.project(latent, "music", rng)))
             for name, values in vectors:
                 kept[name].append(values)
             columns = [("video_id", ids), *vectors, ("updated_at", pg_now(len(ids)))]
@@ -613,9 +616,9 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
     stored = load_catalog(n, gen, with_both)
     rng = np.random.default_rng(10_000 + n)
     latent, _ = gen.latent(args.queries, rng)
-    queries = {c: gen.project(latent, c, rng) for c in ("code", "both")}
+    queries = {c: gen.project(latent, c, rng) for c in ("code", "music", "both")}
     both_build = None
-    for column in ("code", "both") if with_both else ("code",):
+    for column in ("code", "music", "both") if with_both else ("code",):
         for metric in args.metrics:
             seconds = build_index(column, metric)
             if column == "both":

@@ -16,12 +16,16 @@ from rq.worker import Worker
 from tqdm import tqdm
 
 from catalog.models import Video, VideoStatus
+from features.media import MediaError
+from features.musicnn import MusicnnModel
+from features.services import NoMediaFile, add_music_embeddings
 from mvsite.queues import get_connection
 from pipeline import services
 from pipeline.catalog_work import rematerialize_here_if_waiting
 from pipeline.parallel import init_worker, process_one
 from pipeline.reconcile import worker_alive
 from pipeline.stages import PIPELINE_QUEUES
+from search.materialize import MaterializationError, materialize_video
 
 PROCESS_CHOICES = ("auto", "queue", "here", "none")
 AUTO_HELP = (
@@ -143,3 +147,43 @@ def hand_over(
         f"{len(video_ids)} video(s) wait as pending ({place.why}); nothing queued. Process them "
         "here with `manage.py extract --pending`, or start a worker (`manage.py rqworker`)."
     ]
+
+
+@dataclass
+class MusicSummary:
+    added: int = 0
+    without_audio: int = 0
+    failures: list[tuple[int, str]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"music embeddings: {self.added} video(s) updated, {self.without_audio} without "
+            f"audio, {len(self.failures)} failed"
+        )
+
+
+def add_music_here(
+    video_ids: Iterable[int], model: MusicnnModel, *, quiet: bool = False
+) -> MusicSummary:
+    """Add MusiCNN embeddings to extracted videos in this process (one model, loaded once) and
+    rewrite their search vectors; a video that fails is reported and the rest go on."""
+    summary = MusicSummary()
+    for video_id in tqdm(list(video_ids), unit="video", desc="music", disable=quiet):
+        try:
+            has_music = add_music_embeddings(video_id, model)
+            materialize_video(video_id)
+        except (
+            MediaError,
+            NoMediaFile,
+            MaterializationError,
+            ValueError,
+            Video.DoesNotExist,
+        ) as exc:
+            summary.failures.append((video_id, str(exc)))
+            continue
+        if has_music:
+            summary.added += 1
+        else:
+            summary.without_audio += 1
+    rematerialize_here_if_waiting()
+    return summary

@@ -23,15 +23,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def media_video() -> Callable[..., Video]:
-    """media_video(name, seconds=6, audio_only=False) -> a pending catalog video with media."""
+    """media_video(name, seconds=6, audio_only=False, tone_hz=440) -> a pending catalog video
+    with media (tone_hz=None: a video without an audio track)."""
 
-    def make(name: str, seconds: float = 6.0, *, audio_only: bool = False, **fields) -> Video:
+    def make(
+        name: str,
+        seconds: float = 6.0,
+        *,
+        audio_only: bool = False,
+        tone_hz: float | None = 440.0,
+        **fields,
+    ) -> Video:
         path = Path(settings.MEDIA_ROOT) / "videos" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if audio_only:
             make_audio(path, seconds)
         else:
-            make_video(path, seconds)
+            make_video(path, seconds, tone_hz=tone_hz)
         return Video.objects.create(title=name, media=f"videos/{name}", **fields)
 
     return make

@@ -50,8 +50,10 @@ def test_import_extract_train_evaluate_without_a_worker(tmp_path, redis_conn):
     run("evaluate", "--json", str(report), "--k", "2")
     results = json.loads(report.read_text())["results"]
     queries = {(r["representation"], r["metric"]): r["n_queries"] for r in results}
-    for representation in ("audio", "both", "code"):
+    for representation in ("audio", "both", "music"):
         assert queries[(representation, "euclidean")] == 6, queries
+    # The learned code is judged on the model's held-out videos only: one per genre here.
+    assert queries[("code", "euclidean")] == 2, queries
     assert queries[("visual", "euclidean")] == 4, "the two audio-only videos have no picture"
 
     assert not any(get_queue(name).count for name in QUEUE_NAMES), "nothing queued for later"

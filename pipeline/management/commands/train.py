@@ -1,4 +1,4 @@
-"""python manage.py train [--epochs N] [--val-split F] [--activate]"""
+"""python manage.py train [--epochs N] [--val-split F] [--inputs WHAT] [--activate]"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from ml.dataset import TrainingDataError
-from ml.services import train_model
+from ml.services import AUTO_INPUTS, INPUT_CHOICES, train_model
 from pipeline.catalog_work import activate_model
 
 
@@ -23,8 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--name", default="", help="a name for this version")
         parser.add_argument("--activate", action="store_true", help="activate and encode all")
+        parser.add_argument(
+            "--inputs",
+            choices=INPUT_CHOICES,
+            default=AUTO_INPUTS,
+            help="what the network reads per segment: music (MusiCNN embeddings), features "
+            "(the 422 audio + visual features), features+music, or auto (music when every "
+            "labelled video has it, else features)",
+        )
 
-    def handle(self, *args, epochs, val_split, seed, name, activate, **options) -> None:
+    def handle(self, *args, epochs, val_split, seed, name, activate, inputs, **options) -> None:
         if not 1 <= epochs <= 1000:
             raise CommandError("--epochs must be between 1 and 1000")
         if not 0.05 <= val_split <= 0.5:
@@ -53,6 +61,7 @@ class Command(BaseCommand):
                 name=name,
                 verbose=0,  # Keras' per-step bars: one line per epoch instead
                 on_epoch_end=epoch_line,
+                inputs=inputs,
             )
         except TrainingDataError as exc:
             raise CommandError(str(exc)) from None
@@ -61,6 +70,10 @@ class Command(BaseCommand):
             f"model version {version.pk}: validation accuracy {metrics.get('val_accuracy', 0):.1%}"
             f" (baseline {metrics.get('baseline_val_accuracy', 0):.1%}), "
             f"{metrics.get('epochs_run', '?')} epochs, artifacts in MEDIA/{version.artifact_dir}"
+        )
+        self.stdout.write(
+            f"inputs: {version.config.get('inputs')} ({metrics.get('inputs_reason', '')}); "
+            f"validated on {metrics.get('n_val', '?')} held-out videos"
         )
         skipped = metrics.get("skipped_video_ids") or []
         if skipped:

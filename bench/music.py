@@ -1,0 +1,242 @@
+"""Quality on real labelled music: MusiCNN vs the hand-made audio features, and the learned
+code judged only on videos its model did not train on (issue 11).
+
+    .venv/bin/python bench/music.py [--folder DIR] [--folds 5] [--epochs 100]
+
+DIR holds one sub-folder per genre (default: ../shared/data/real-audio). Everything runs in
+a scratch database (mvsim_bench_music) through the product's own code, in one run:
+
+1. `import_folder DIR --genre-from-subdir --process here --workers 2` (download-free intake,
+   extraction with MusiCNN, search vectors).
+2. `evaluate`: every clip queries the rest (leave-one-out) for music / audio x metric, k=5,
+   no genre boost, through the HNSW index as users get it.
+3. k-fold (stratified, seeded) for each network input (music, features, features+music):
+   train on k-1 folds with the fixed default hyper-parameters (the trainer holds out its own
+   validation split for early stopping), encode every clip with that model, then for the
+   held-out fold only: classifier accuracy, and genre precision@5 of its codes among all
+   clips' codes (cosine). Beside it, the logistic-regression baseline on the same folds.
+4. The product flow: `train --activate` (inputs chosen automatically) and `evaluate`'s code
+   row over the active model's validation videos.
+
+Prints a Markdown table (also written to bench/out/music.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "mvsim_bench_music"
+MEDIA = Path(tempfile.mkdtemp(prefix="mvsim-bench-music-"))
+OUT = ROOT / "bench" / "out"
+os.environ.update(
+    {
+        "MVSIM_DB_NAME": BENCH_DB,
+        "MVSIM_REDIS_DB": "12",
+        "MEDIA_ROOT": str(MEDIA),
+        "DEBUG": "0",
+        "DJANGO_SETTINGS_MODULE": "mvsite.settings",
+        "LOG_LEVEL": "WARNING",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
+
+from catalog.models import Video, VideoStatus  # noqa: E402
+from ml.dataset import INPUT_WIDTHS, build_arrays, fit_scaler, pooled_features  # noqa: E402
+from ml.inference import LoadedModel  # noqa: E402
+from ml.models import ModelVersion  # noqa: E402
+from ml.services import training_set  # noqa: E402
+from ml.training import held_out_code_precision, train_composite  # noqa: E402
+from mvsite import services as embedded  # noqa: E402
+from search.evaluation import evaluate  # noqa: E402
+
+REAL_AUDIO = ROOT.parent / "shared" / "data" / "real-audio"
+K = 5
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def drop_database() -> None:
+    connections.close_all()
+    db = settings.DATABASES["default"]
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+def prepare() -> None:
+    assert settings.DATABASES["default"]["NAME"] == BENCH_DB, "refusing to touch another DB"
+    embedded.postgres_up()
+    embedded.redis_up()
+    drop_database()
+    embedded.postgres_up()  # creates the database again
+    call_command("migrate", verbosity=0)
+
+
+def folds(labels: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
+    """Stratified folds: each genre's clips dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    assignment = np.empty(len(labels), dtype=int)
+    offset = 0
+    for genre in sorted(set(labels)):
+        idx = np.flatnonzero(np.array(labels) == genre)
+        rng.shuffle(idx)
+        assignment[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)  # small genres do not all start in fold 0
+    return [np.flatnonzero(assignment == f) for f in range(k)]
+
+
+def cross_validate(inputs: str, n_folds: int, epochs: int, tmp: Path) -> dict:
+    _, sequences, labels = training_set(inputs)
+    names = sorted(set(labels))
+    y = np.array([names.index(label) for label in labels])
+    accuracy, baseline, precision = [], [], []
+    started = time.perf_counter()
+    for f, test in enumerate(folds(labels, n_folds)):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        out = tmp / f"{inputs}-{f}"
+        result = train_composite(
+            [sequences[i] for i in train],
+            [labels[i] for i in train],
+            out_dir=out,
+            epochs=epochs,
+            progress_verbose=0,
+            inputs=inputs,
+        )
+        model = LoadedModel.load(result.model_path, result.scaler_path, result.labels_path)
+        codes, probs = model.encode(sequences)
+        predicted = np.array([names.index(model.labels[i]) for i in probs.argmax(axis=1)])
+        accuracy.append(predicted[test] == y[test])
+        precision.append(held_out_code_precision(codes, y, test, k=K) * len(test))
+        # The baseline on the same fold: mean of standardised segments + logistic regression.
+        from sklearn.linear_model import LogisticRegression
+
+        scaler = fit_scaler([sequences[i] for i in train], INPUT_WIDTHS[inputs])
+        X, mask = build_arrays(sequences, scaler)
+        pooled = pooled_features(X, mask)
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit(pooled[train], y[train])
+        baseline.append(clf.predict(pooled[test]) == y[test])
+        log(f"  {inputs} fold {f + 1}/{n_folds}: accuracy {np.mean(accuracy[-1]):.2f}")
+    return {
+        "accuracy": float(np.concatenate(accuracy).mean()),
+        "baseline": float(np.concatenate(baseline).mean()),
+        "precision": float(sum(precision) / len(y)),
+        "n": len(y),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=REAL_AUDIO)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument(
+        "--inputs", nargs="+", default=list(INPUT_WIDTHS), choices=list(INPUT_WIDTHS)
+    )
+    args = parser.parse_args()
+    if not any(args.folder.glob("*/*")):
+        raise SystemExit(f"{args.folder} has no genre sub-folders with clips")
+    OUT.mkdir(parents=True, exist_ok=True)
+    prepare()
+    rows: list[tuple[str, str, str]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="mvsim-bench-music-models-") as tmp:
+            log(f"import + extract {args.folder}")
+            started = time.perf_counter()
+            call_command(
+                "import_folder",
+                str(args.folder),
+                "--genre-from-subdir",
+                "--process",
+                "here",
+                "--workers",
+                "2",
+                stdout=StringIO(),
+            )
+            n = Video.objects.filter(status=VideoStatus.READY).count()
+            log(f"{n} clips ready in {time.perf_counter() - started:.0f} s")
+
+            report = evaluate(("music", "audio"), ("euclidean", "cosine"), k=K, boost=1.0)
+            p = {(r.representation, r.metric): r.precision for r in report.results}
+            targets = {("music", "cosine"): "≥ 0.84 (≥ 0.80 on other music)"}
+            for (representation, metric), value in p.items():
+                rows.append(
+                    (f"`{representation}` {metric}, P@{K} (leave-one-out, {n} clips)",
+                     f"{value:.3f}", targets.get((representation, metric), ""))
+                )  # fmt: skip
+            margin = p[("music", "cosine")] - p[("audio", "cosine")]
+            rows.append(("`music` − `audio`, cosine", f"{margin:+.3f}", "≥ +0.05"))
+
+            for inputs in args.inputs:
+                log(f"{args.folds}-fold cross-validation, inputs {inputs}")
+                cv = cross_validate(inputs, args.folds, args.epochs, Path(tmp))
+                rows.append(
+                    (f"learned code ({inputs}), held-out P@{K}, {args.folds}-fold",
+                     f"{cv['precision']:.3f}", "≥ 0.85")
+                )  # fmt: skip
+                rows.append(
+                    (f"classifier ({inputs}), held-out accuracy, {args.folds}-fold "
+                     "(logistic baseline, same folds)",
+                     f"{cv['accuracy']:.3f} ({cv['baseline']:.3f})", "≥ 0.85")
+                )  # fmt: skip
+                log(f"  {inputs}: {cv}")
+
+            log("product flow: train --activate, evaluate the code on validation videos")
+            out = StringIO()
+            call_command("train", "--epochs", str(args.epochs), "--activate", stdout=out)
+            version = ModelVersion.objects.get(is_active=True)
+            code = evaluate(("code",), ("cosine",), k=K, boost=1.0).result("code", "cosine")
+            inputs = version.config.get("inputs")
+            rows.append(
+                (f"`train --activate` ({inputs}): validation accuracy (logistic baseline), "
+                 f"{version.metrics['n_val']} held-out videos",
+                 f"{version.metrics['val_accuracy']:.3f} "
+                 f"({version.metrics['baseline_val_accuracy']:.3f})", "≥ 0.85")
+            )  # fmt: skip
+            rows.append(
+                (f"`evaluate` code cosine P@{K} over {code.queries}",
+                 f"{code.precision:.3f}" if code.precision is not None else "-", "≥ 0.85")
+            )  # fmt: skip
+    finally:
+        drop_database()
+        shutil.rmtree(MEDIA, ignore_errors=True)
+    load = os.getloadavg()
+    lines = [
+        f"bench/music.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f}; folder {args.folder}",
+        "",
+        "| measurement | value | target |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+    ]
+    text = "\n".join(lines)
+    (OUT / "music.md").write_text(text + "\n")
+    print("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
