@@ -56,18 +56,15 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connections  # noqa: E402
 
+from bench import scratch_db  # noqa: E402
 from catalog.models import Video, VideoStatus  # noqa: E402
 from ml.dataset import INPUT_WIDTHS, build_arrays, fit_scaler, pooled_features  # noqa: E402
 from ml.inference import LoadedModel  # noqa: E402
 from ml.models import ModelVersion  # noqa: E402
 from ml.services import training_set  # noqa: E402
 from ml.training import held_out_code_precision, train_composite  # noqa: E402
-from mvsite import services as embedded  # noqa: E402
 from search.evaluation import evaluate  # noqa: E402
 
 REAL_AUDIO = ROOT.parent / "shared" / "data" / "real-audio"
@@ -79,21 +76,11 @@ def log(message: str) -> None:
 
 
 def drop_database() -> None:
-    connections.close_all()
-    db = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    scratch_db.drop_database(BENCH_DB)
 
 
 def prepare() -> None:
-    assert settings.DATABASES["default"]["NAME"] == BENCH_DB, "refusing to touch another DB"
-    embedded.postgres_up()
-    embedded.redis_up()
-    drop_database()
-    embedded.postgres_up()  # creates the database again
-    call_command("migrate", verbosity=0)
+    scratch_db.fresh_database(BENCH_DB)
 
 
 def folds(labels: list[str], k: int, seed: int = 0) -> list[np.ndarray]:

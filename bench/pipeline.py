@@ -62,19 +62,17 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connections, transaction  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from bench import scratch_db  # noqa: E402
 from catalog.models import Genre, Video, VideoStatus  # noqa: E402
 from catalog.services import ensure_product_genres  # noqa: E402
 from features.models import Segment, VideoFeatures  # noqa: E402
 from features.services import ensure_feature_definitions  # noqa: E402
 from ml.services import train_model  # noqa: E402
-from mvsite import services as embedded  # noqa: E402
 from mvsite.queues import get_connection  # noqa: E402
 from pipeline import catalog_work  # noqa: E402
 from pipeline import services as pipeline  # noqa: E402
@@ -94,24 +92,14 @@ def log(message: str) -> None:
 
 
 def prepare() -> None:
-    assert settings.DATABASES["default"]["NAME"] == BENCH_DB, "refusing to touch another DB"
-    embedded.postgres_up()
-    embedded.redis_up()
-    drop_database()
-    embedded.postgres_up()  # creates the database again
-    call_command("migrate", verbosity=0)
+    scratch_db.fresh_database(BENCH_DB)
     ensure_product_genres()
     ensure_feature_definitions()
     get_connection().flushdb()
 
 
 def drop_database() -> None:
-    connections.close_all()
-    db = settings.DATABASES["default"]
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    scratch_db.drop_database(BENCH_DB)
 
 
 def reset_catalog() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Video
-from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, Segment, VideoFeatures
+from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, Segment
 from features.musicnn import MODEL_TAGS
 from search.materialize import decode_vector, load_generation, vector_bytes
 from search.models import Metric, Representation, VideoVector
@@ -159,15 +159,6 @@ def _music_segments(
     }
 
 
-def _tags(video_ids: list[int]) -> dict[int, tuple[np.ndarray | None, str]]:
-    return {
-        pk: (decode_vector(tags), model)
-        for pk, tags, model in VideoFeatures.objects.filter(video_id__in=video_ids).values_list(
-            "video_id", vector_bytes("music_tags"), "music_model"
-        )
-    }
-
-
 def _segments(video_ids: list[int]) -> dict[int, tuple[list[tuple[int, float]], np.ndarray]]:
     """Per video: [(index, start)], raw (n, 422) segment features, in one query."""
     rows = (
@@ -202,7 +193,7 @@ def explain(query: Video, match: Video, representation: str, metric: str) -> Exp
 def explain_many(
     query: Video, matches: Sequence[Video], representation: str, metric: str
 ) -> list[Explanation]:
-    """``explain`` for a whole result list in four queries (stats, vectors, segments, tags).
+    """``explain`` for a whole result list in three queries (stats, vectors + tags, segments).
 
     Segments are compared in the representation's own space ('music': the MusiCNN segment
     embeddings; 'code': 'both').
@@ -226,18 +217,24 @@ def explain_many(
         if column == Representation.VISUAL and video.has_video is False:
             raise RepresentationUnavailable(f"Video {video.pk} has no picture.")
     ids = [video.pk for video in videos]
-    both = {
-        pk: decode_vector(vector)
-        for pk, vector in VideoVector.objects.filter(video_id__in=ids).values_list(
-            "video_id", vector_bytes("both")
-        )
-    }
+    both: dict[int, np.ndarray | None] = {}
+    tags: dict[int, tuple[np.ndarray | None, str]] = {}
+    # The videos' music tags come with their vectors: one query for both.
+    for pk, vector, music_tags, music_model in VideoVector.objects.filter(
+        video_id__in=ids
+    ).values_list(
+        "video_id",
+        vector_bytes("both"),
+        vector_bytes("video__features__music_tags"),
+        "video__features__music_model",
+    ):
+        both[pk] = decode_vector(vector)
+        tags[pk] = (decode_vector(music_tags), music_model or "")
     missing = [pk for pk in ids if both.get(pk) is None]
     if missing:
         raise RepresentationUnavailable(
             f"Video {missing[0]} has no extracted, materialised features to compare."
         )
-    tags = _tags(ids)
     if column == Representation.MUSIC:
         segments = _music_segments(ids)
         meta = {pk: segments[pk][0] for pk in ids}

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 from catalog.models import Video, VideoStatus
-from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition, VideoFeatures
+from features.models import (
+    AUDIO_DIM,
+    BOTH_DIM,
+    VISUAL_DIM,
+    FeatureDefinition,
+    Segment,
+    VideoFeatures,
+)
 from search.models import VideoVector
 
 
@@ -106,3 +113,20 @@ def brute_force(
         dist = 1 - matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
     order = sorted(range(len(ids)), key=lambda i: (dist[i], ids[i]))[:k]
     return [(ids[i], float(dist[i])) for i in order]
+
+
+def add_segments(video: Video, rows: np.ndarray, music: np.ndarray | None = None) -> None:
+    """10 s segments of ``video`` with these raw (n, 422) features (and music embeddings)."""
+    rows = np.asarray(rows, np.float32)
+    Segment.objects.bulk_create(
+        Segment(
+            video=video,
+            index=i,
+            start_seconds=10.0 * i,
+            end_seconds=10.0 * (i + 1),
+            audio=row[:AUDIO_DIM],
+            visual=row[AUDIO_DIM:],
+            music=None if music is None else music[i],
+        )
+        for i, row in enumerate(rows)
+    )

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from features.models import AUDIO_DIM, Segment
+from features.models import AUDIO_DIM
 from search.explain import explain, explain_many, pair_distances, top_pairs
 from search.materialize import refit_and_materialize_all
 from search.models import VideoVector
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 from tests.search import (
+    add_segments,
     add_video,
     ensure_definitions,
     feature_weights,
@@ -18,20 +19,6 @@ from tests.search import (
 pytestmark = pytest.mark.django_db
 
 
-def _add_segments(video, rows: np.ndarray) -> None:
-    Segment.objects.bulk_create(
-        Segment(
-            video=video,
-            index=i,
-            start_seconds=10.0 * i,
-            end_seconds=10.0 * (i + 1),
-            audio=row[:AUDIO_DIM],
-            visual=row[AUDIO_DIM:],
-        )
-        for i, row in enumerate(rows.astype(np.float32))
-    )
-
-
 @pytest.fixture
 def pair():
     ensure_definitions()
@@ -40,8 +27,8 @@ def pair():
     seg = raw_features(19)[10:]  # fresh rows of the catalog's distribution
     query_segments, match_segments = seg[:4], seg[4:].copy()
     match_segments[2] = query_segments[1]  # one moment in common
-    _add_segments(query, query_segments)
-    _add_segments(match, match_segments)
+    add_segments(query, query_segments)
+    add_segments(match, match_segments)
     refit_and_materialize_all()
     return query, match, raw, query_segments, match_segments
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from features.models import MUSIC_DIM, MUSIC_TAG_COUNT, Segment
+from features.models import MUSIC_DIM, MUSIC_TAG_COUNT
 from features.musicnn import MSD_TAGS
 from search import selectors
 from search.explain import SHARED_TAG_MIN, explain_many, shared_tags
@@ -14,7 +14,7 @@ from search.forms import SearchParams
 from search.materialize import materialize_video, refit_and_materialize_all
 from search.models import VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
-from tests.search import add_video, brute_force, ensure_definitions, raw_features
+from tests.search import add_segments, add_video, brute_force, ensure_definitions, raw_features
 
 pytestmark = pytest.mark.django_db
 
@@ -92,19 +92,8 @@ def test_explanations_name_the_shared_tags_and_compare_music_segments():
     )
     add_video(raw[3], title="filler")
     segments = _music(3, seed=9)
-    for video, rows in ((query, segments[:2]), (match, segments[1:])):
-        Segment.objects.bulk_create(
-            Segment(
-                video=video,
-                index=i,
-                start_seconds=10.0 * i,
-                end_seconds=10.0 * (i + 1),
-                audio=raw[0][:68],
-                visual=raw[0][68:],
-                music=row,
-            )
-            for i, row in enumerate(rows)
-        )
+    add_segments(query, raw[[0, 0]], music=segments[:2])
+    add_segments(match, raw[[0, 0]], music=segments[1:])
     refit_and_materialize_all()
     by_music, mixed = explain_many(query, [match, other_model], "music", "cosine")
     assert by_music.shared_tags == ("rock", "guitar", "male vocalists")
