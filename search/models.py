@@ -16,10 +16,11 @@ CODE_DIM = 40
 
 class Representation(models.TextChoices):
     CODE = "code", "Learned 40-d code"
-    MUSIC = "music", "Music embedding (MusiCNN)"
-    AUDIO = "audio", "Audio features"
-    VISUAL = "visual", "Visual features"
-    BOTH = "both", "Audio + visual features"
+    # The default for sound: it finds the genre far more often (docs/benchmarks.md).
+    MUSIC = "music", "Sound: music embedding (MusiCNN)"
+    AUDIO = "audio", "Sound: hand-made audio features"
+    VISUAL = "visual", "Picture: visual features"
+    BOTH = "both", "Sound + picture features"
 
 
 class Metric(models.TextChoices):

@@ -214,6 +214,14 @@ def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = N
     )
 
 
+_SHORT_NAMES = {
+    Representation.MUSIC: "the music embedding",
+    Representation.AUDIO: "the audio features",
+    Representation.VISUAL: "the visual features",
+    Representation.BOTH: "audio + visual features",
+}
+
+
 def sound_representation(video: Video) -> str:
     """How to rank a video by its sound alone: the music embedding when it has one (it finds
     the genre far more often, see docs/benchmarks.md), else the audio features."""
@@ -230,8 +238,8 @@ def _single_modality(query: Video, params: SearchParams) -> tuple[SearchParams, 
         return params, ""
     if query.has_video is False and query.has_audio is not False:
         used = params.with_representation(sound_representation(query))
-        label = Representation(used.representation).label.lower()
-        return used, f"This query has no picture: ranked by its sound alone ({label})."
+        what = _SHORT_NAMES[used.representation]
+        return used, f"This query has no picture: ranked by its sound alone ({what})."
     if query.has_audio is False and query.has_video is not False:
         used = params.with_representation(Representation.VISUAL)
         return used, "This query has no sound: ranked by its picture alone (visual features)."
@@ -265,9 +273,9 @@ def similar(
             result.error = f"This search cannot run yet: {exc}"
             return result
         result.params, _ = _single_modality(query, params.with_representation(Representation.BOTH))
-        label = Representation(result.params.representation).label.lower()
+        what = _SHORT_NAMES[result.params.representation]
         result.notice = (
-            f"The learned code is not available ({exc}). Showing matches by {label} instead."
+            f"The learned code is not available ({exc}). Showing matches by {what} instead."
         )
         found = {}
         try:

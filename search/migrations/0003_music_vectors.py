@@ -21,12 +21,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='search',
             name='representation',
-            field=models.CharField(choices=[('code', 'Learned 40-d code'), ('music', 'Music embedding (MusiCNN)'), ('audio', 'Audio features'), ('visual', 'Visual features'), ('both', 'Audio + visual features')], max_length=8),
+            field=models.CharField(choices=[('code', 'Learned 40-d code'), ('music', 'Sound: music embedding (MusiCNN)'), ('audio', 'Sound: hand-made audio features'), ('visual', 'Picture: visual features'), ('both', 'Sound + picture features')], max_length=8),
         ),
         migrations.AlterField(
             model_name='searchsettings',
             name='default_representation',
-            field=models.CharField(choices=[('code', 'Learned 40-d code'), ('music', 'Music embedding (MusiCNN)'), ('audio', 'Audio features'), ('visual', 'Visual features'), ('both', 'Audio + visual features')], default='both', max_length=8),
+            field=models.CharField(choices=[('code', 'Learned 40-d code'), ('music', 'Sound: music embedding (MusiCNN)'), ('audio', 'Sound: hand-made audio features'), ('visual', 'Picture: visual features'), ('both', 'Sound + picture features')], default='both', max_length=8),
         ),
         migrations.AddIndex(
             model_name='videovector',
