@@ -60,6 +60,9 @@ def worker_env(**extra: str) -> dict[str, str]:
         "MVSIM_DB_NAME": connection.settings_dict["NAME"],
         "MVSIM_TEST_REDIS_DB": str(settings.REDIS.db),
         "MVSIM_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        # These tests are about the pipeline's mechanics: a worker process would otherwise
+        # import TensorFlow and load MusiCNN (~7 s) for its first extraction.
+        "MVSIM_MUSIC_EMBEDDINGS": "0",
         **extra,
     }
 
