@@ -39,21 +39,9 @@ sys.path.insert(0, str(ROOT))
 BENCH_DB = "mvsim_bench_music"
 MEDIA = Path(tempfile.mkdtemp(prefix="mvsim-bench-music-"))
 OUT = ROOT / "bench" / "out"
-os.environ.update(
-    {
-        "MVSIM_DB_NAME": BENCH_DB,
-        "MVSIM_REDIS_DB": "12",
-        "MEDIA_ROOT": str(MEDIA),
-        "DEBUG": "0",
-        "DJANGO_SETTINGS_MODULE": "mvsite.settings",
-        "LOG_LEVEL": "WARNING",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-)
+from bench.environment import setup_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+setup_django(BENCH_DB, "12", MEDIA)
 
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402

@@ -45,21 +45,9 @@ BENCH_DB = "mvsim_bench_pipeline"
 BENCH_REDIS_DB = "13"
 MEDIA = Path(tempfile.mkdtemp(prefix="mvsim-bench-pipeline-"))
 OUT = ROOT / "bench" / "out"
-os.environ.update(
-    {
-        "MVSIM_DB_NAME": BENCH_DB,
-        "MVSIM_REDIS_DB": BENCH_REDIS_DB,
-        "MEDIA_ROOT": str(MEDIA),
-        "DEBUG": "0",
-        "DJANGO_SETTINGS_MODULE": "mvsite.settings",
-        "LOG_LEVEL": "WARNING",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-    }
-)
+from bench.environment import setup_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
+setup_django(BENCH_DB, BENCH_REDIS_DB, MEDIA)
 
 import numpy as np  # noqa: E402
 from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
