@@ -119,12 +119,16 @@ def cmd_run(host: str, port: int, skip_demo: bool) -> int:
     log_dir = var_dir() / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     worker_log, server_log = log_dir / "worker.log", log_dir / "server.log"
-    # Logs go to files; the worker prints one line per finished or failed video (settings.LOGGING).
-    worker = subprocess.Popen(
-        [str(PY), "manage.py", "rqworker", "default", "extract", "train", "--with-scheduler"],
-        cwd=ROOT,
-        env={**os.environ, "MVSIM_LOG_FILE": str(worker_log)},
-    )
+    # Logs go to files; the worker prints one line per finished or failed video on stdout
+    # (settings.LOGGING). Its stderr (TensorFlow's C++ start-up lines, a crash's traceback)
+    # goes to its log file too, so the console keeps one line per event.
+    with open(worker_log, "ab") as worker_err:
+        worker = subprocess.Popen(
+            [str(PY), "manage.py", "rqworker", "default", "extract", "train", "--with-scheduler"],
+            cwd=ROOT,
+            env={**os.environ, "MVSIM_LOG_FILE": str(worker_log)},
+            stderr=worker_err,
+        )
     with open(server_log, "ab") as server_out:
         server = subprocess.Popen(
             [str(PY), "manage.py", "runserver", f"{host}:{port}", "--noreload"],
