@@ -313,11 +313,17 @@ def aggregate_music(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(embedding (200,), tags (50,)) float32 means over the segments that have music; None
     when none has (no audio, or extracted without a music model)."""
-    rows = [s for s in segments if s.music is not None]
+    return mean_music([(s.music, s.music_tags) for s in segments if s.music is not None])
+
+
+def mean_music(
+    rows: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(embedding, tags) float32 means of per-segment (embedding, tags) rows; None if empty."""
     if not rows:
         return None
-    music = np.stack([s.music for s in rows]).astype(np.float64).mean(axis=0)
-    tags = np.stack([s.music_tags for s in rows]).astype(np.float64).mean(axis=0)
+    music = np.stack([m for m, _ in rows]).astype(np.float64).mean(axis=0)
+    tags = np.stack([t for _, t in rows]).astype(np.float64).mean(axis=0)
     return music.astype(np.float32), tags.astype(np.float32)
 
 
@@ -328,5 +334,6 @@ __all__ = [
     "aggregate_music",
     "embed_music",
     "extract_file",
+    "mean_music",
     "planned_segments",
 ]

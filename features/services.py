@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 
@@ -21,6 +20,7 @@ from features.extraction import (
     aggregate_music,
     embed_music,
     extract_file,
+    mean_music,
 )
 from features.media import SegmentReader, probe
 from features.models import FeatureDefinition, Segment, VideoFeatures
@@ -180,11 +180,9 @@ def add_music_embeddings(video_id: int, model: musicnn.MusicnnModel) -> bool:
             segment.music, segment.music_tags = computed.get(index, (None, None))
             rows.append(segment)
         Segment.objects.bulk_update(rows, ["music", "music_tags"])
-        values = list(computed.values())
-        if values:
-            mean = np.mean([v[0] for v in values], axis=0, dtype=np.float64).astype(np.float32)
-            tags = np.mean([v[1] for v in values], axis=0, dtype=np.float64).astype(np.float32)
-            update = {"music_mean": mean, "music_tags": tags, "music_model": model.name}
+        music = mean_music(list(computed.values()))
+        if music is not None:
+            update = {"music_mean": music[0], "music_tags": music[1], "music_model": model.name}
         else:
             update = {"music_mean": None, "music_tags": None, "music_model": ""}
         VideoFeatures.objects.filter(video_id=video_id).update(**update)

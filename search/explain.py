@@ -137,46 +137,28 @@ def top_pairs(distances: np.ndarray, n: int = TOP_PAIRS) -> list[tuple[int, int,
     return [(int(c // cols), int(c % cols), float(flat[c])) for c in cells]
 
 
-def _music_segments(
-    video_ids: list[int],
+def _segments(
+    video_ids: list[int], columns: tuple[str, ...] = ("audio", "visual")
 ) -> dict[int, tuple[list[tuple[int, float]], np.ndarray]]:
-    """Per video: [(index, start)], (n, 200) segment music embeddings (segments that have one)."""
-    rows = (
-        Segment.objects.filter(video_id__in=video_ids, music__isnull=False)
-        .order_by("video_id", "index")
-        .values_list("video_id", "index", "start_seconds", vector_bytes("music"))
+    """Per video: [(index, start)] and its segments' ``columns`` side by side, raw, in one
+    query; segments with a NULL column (no music embedding) are left out."""
+    width = {"audio": AUDIO_DIM, "visual": BOTH_DIM - AUDIO_DIM, "music": MUSIC_DIM}
+    segments = Segment.objects.filter(video_id__in=video_ids)
+    for column in columns:
+        segments = segments.filter(**{f"{column}__isnull": False})
+    rows = segments.order_by("video_id", "index").values_list(
+        "video_id", "index", "start_seconds", *(vector_bytes(c) for c in columns)
     )
     grouped: dict[int, tuple[list[tuple[int, float]], list[np.ndarray]]] = {
         pk: ([], []) for pk in video_ids
     }
-    for video_id, index, start, music in rows:
-        meta, vectors = grouped[video_id]
-        meta.append((index, start))
-        vectors.append(decode_vector(music))
-    return {
-        pk: (meta, np.vstack(vectors) if vectors else np.zeros((0, MUSIC_DIM)))
-        for pk, (meta, vectors) in grouped.items()
-    }
-
-
-def _segments(video_ids: list[int]) -> dict[int, tuple[list[tuple[int, float]], np.ndarray]]:
-    """Per video: [(index, start)], raw (n, 422) segment features, in one query."""
-    rows = (
-        Segment.objects.filter(video_id__in=video_ids)
-        .order_by("video_id", "index")
-        .values_list(
-            "video_id", "index", "start_seconds", vector_bytes("audio"), vector_bytes("visual")
-        )
-    )
-    grouped: dict[int, tuple[list[tuple[int, float]], list[np.ndarray]]] = {
-        pk: ([], []) for pk in video_ids
-    }
-    for video_id, index, start, audio, visual in rows:
+    for video_id, index, start, *vectors in rows:
         meta, features = grouped[video_id]
         meta.append((index, start))
-        features.append(np.concatenate([decode_vector(audio), decode_vector(visual)]))
+        features.append(np.concatenate([decode_vector(v) for v in vectors]))
+    n_columns = sum(width[c] for c in columns)
     return {
-        pk: (meta, np.vstack(features) if features else np.zeros((0, BOTH_DIM)))
+        pk: (meta, np.vstack(features) if features else np.zeros((0, n_columns)))
         for pk, (meta, features) in grouped.items()
     }
 
@@ -236,7 +218,7 @@ def explain_many(
             f"Video {missing[0]} has no extracted, materialised features to compare."
         )
     if column == Representation.MUSIC:
-        segments = _music_segments(ids)
+        segments = _segments(ids, ("music",))
         meta = {pk: segments[pk][0] for pk in ids}
         rows = np.vstack([segments[pk][1] for pk in ids])
     else:

@@ -18,8 +18,9 @@ import pytest
 from django.conf import settings
 
 from catalog.models import Video, VideoSource, VideoStatus
-from features.models import AUDIO_DIM, VISUAL_DIM, Segment, VideoFeatures
+from features.models import AUDIO_DIM, VISUAL_DIM, VideoFeatures
 from tests.mediagen import make_video
+from tests.search import add_segments
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -98,17 +99,7 @@ def seed_catalog(folder: Path) -> list[Video]:
         )
         audio = rng.random((3, AUDIO_DIM)).astype(np.float32)
         visual = rng.random((3, VISUAL_DIM)).astype(np.float32)
-        Segment.objects.bulk_create(
-            Segment(
-                video=video,
-                index=s,
-                start_seconds=10.0 * s,
-                end_seconds=10.0 * (s + 1),
-                audio=audio[s],
-                visual=visual[s],
-            )
-            for s in range(3)
-        )
+        add_segments(video, np.hstack([audio, visual]))
         VideoFeatures.objects.create(
             video=video, segment_count=3, audio_mean=audio.mean(0), visual_mean=visual.mean(0)
         )

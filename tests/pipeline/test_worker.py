@@ -148,9 +148,7 @@ def test_the_worker_keeps_its_model_and_picks_up_a_new_active_one(redis_conn):
     videos = _synthetic_catalog()
     first = train_model(epochs=2, verbose=0)
     catalog_work.activate_model(first)
-    worker = start_worker(
-        "default", MVSIM_PIPELINE_PRELOAD_MODELS="1", MVSIM_MUSIC_EMBEDDINGS="1"
-    )
+    worker = start_worker("default", MVSIM_PIPELINE_PRELOAD_MODELS="1", MVSIM_MUSIC_EMBEDDINGS="1")
     try:
         runs = [enter_stage(videos[0], VideoStatus.ENCODING)]
         wait_for(lambda: Video.objects.get(pk=videos[0].pk).is_ready, what="the first encoding")
