@@ -45,6 +45,7 @@ setup_django(BENCH_DB, "12", MEDIA)
 
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 from bench import scratch_db  # noqa: E402
 from catalog.models import Video, VideoStatus  # noqa: E402
@@ -107,8 +108,6 @@ def cross_validate(inputs: str, n_folds: int, epochs: int, tmp: Path) -> dict:
         accuracy.append(predicted[test] == y[test])
         precision.append(held_out_code_precision(codes, y, test, k=K) * len(test))
         # The baseline on the same fold: mean of standardised segments + logistic regression.
-        from sklearn.linear_model import LogisticRegression
-
         scaler = fit_scaler([sequences[i] for i in train], INPUT_WIDTHS[inputs])
         X, mask = build_arrays(sequences, scaler)
         pooled = pooled_features(X, mask)

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoStatus
 from search.forms import SearchParams
-from search.models import Representation, Search
+from search.models import Representation, Search, VideoVector
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +225,6 @@ _SHORT_NAMES = {
 def sound_representation(video: Video) -> str:
     """How to rank a video by its sound alone: the music embedding when it has one (it finds
     the genre far more often, see docs/benchmarks.md), else the audio features."""
-    from search.models import VideoVector
-
     has_music = VideoVector.objects.filter(video_id=video.pk, music__isnull=False).exists()
     return Representation.MUSIC if has_music else Representation.AUDIO
 

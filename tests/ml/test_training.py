@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ml.dataset import N_FEATURES, TrainingDataError
+from ml.training import held_out_code_precision
 from tests.ml import make_sequences
 
 pytestmark = pytest.mark.filterwarnings(
@@ -269,8 +270,6 @@ def test_early_stopping_restores_best_even_without_stopping() -> None:
 
 
 def test_held_out_code_precision_by_hand():
-    from ml.training import held_out_code_precision
-
     # Genre 0 along +x, genre 1 along +y; video 4 (genre 0) points at genre 1's cluster.
     codes = np.array([[1, 0], [1, 0.1], [0.9, 0], [0, 1], [0.1, 1], [0, 0.9]], float)
     y = np.array([0, 0, 0, 1, 0, 1])
