@@ -9,6 +9,7 @@ from typing import Any
 import django_rq
 from django.db import transaction
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -62,3 +63,23 @@ def set_progress(done: int, total: int, stage: str = "") -> None:
         return
     job.meta.update({"done": done, "total": total, "stage": stage})
     job.save_meta()
+
+
+class QueueUnavailable(RuntimeError):
+    """The job queue (Redis) cannot be reached; str() is for the user (HTTP 503)."""
+
+    status = 503
+
+
+QUEUE_DOWN_MESSAGE = (
+    "The processing queue is not reachable right now, so nothing was stored. "
+    "Please try again in a minute."
+)
+
+
+def require_queue() -> None:
+    """Raise QueueUnavailable unless Redis answers (checked before anything is written)."""
+    try:
+        get_connection().ping()
+    except RedisError as exc:
+        raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc

@@ -24,8 +24,9 @@ from django.db import IntegrityError, transaction
 from catalog.models import Video, VideoSource, VideoStatus
 from catalog.url_safety import UnsafeUrl, parse_youtube_url
 from features.media import MediaError, probe
+from mvsite.queues import QueueUnavailable, require_queue
 from pipeline.reconcile import check_video
-from pipeline.services import QueueUnavailable, require_queue, restart, start
+from pipeline.services import restart, start
 from pipeline.stages import IN_PROGRESS
 from search.forms import SearchParams
 from search.models import Search

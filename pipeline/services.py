@@ -28,7 +28,12 @@ from rq.job import Job
 
 from catalog.models import Video, VideoStatus
 from catalog.services import set_processing_state
-from mvsite.queues import get_connection, get_queue
+from mvsite.queues import (
+    QUEUE_DOWN_MESSAGE,
+    QueueUnavailable,
+    get_connection,
+    get_queue,
+)
 from pipeline.models import RunPlace, RunState, StageRun
 from pipeline.stages import IN_PROGRESS, Stage, first_stage, following, stage_named
 from pipeline.steps import StageFailed
@@ -46,26 +51,6 @@ ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING)
 LOCAL_PREFIX = "local-"
 
 Progress = Callable[[int, int], None] | None
-
-
-class QueueUnavailable(RuntimeError):
-    """The job queue (Redis) cannot be reached; str() is for the user (HTTP 503)."""
-
-    status = 503
-
-
-QUEUE_DOWN_MESSAGE = (
-    "The processing queue is not reachable right now, so nothing was stored. "
-    "Please try again in a minute."
-)
-
-
-def require_queue() -> None:
-    """Raise QueueUnavailable unless Redis answers (checked before anything is written)."""
-    try:
-        get_connection().ping()
-    except RedisError as exc:
-        raise QueueUnavailable(QUEUE_DOWN_MESSAGE) from exc
 
 
 # --- run ids ----------------------------------------------------------------------------------
