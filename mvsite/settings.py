@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "ml",
     "search",
     "pipeline",
+    "evaluation",
 ]
 
 MIDDLEWARE = [

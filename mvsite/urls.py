@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/searches/", api.SearchCreateView.as_view(), name="api-searches"),
     path("api/jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),
     path("api/", include(router.urls)),
+    path("", include("evaluation.urls")),
     path("", include("search.urls")),
 ]
 

@@ -1,3 +1,4 @@
+import csv
 import json
 from io import StringIO
 
@@ -5,6 +6,7 @@ import networkx as nx
 import pytest
 from django.core.management import CommandError, call_command
 
+from evaluation.models import EvaluationRun
 from tests.evaluation import clustered_catalog
 
 pytestmark = pytest.mark.django_db
@@ -16,25 +18,36 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_prints_the_table_and_writes_json_and_graphs(tmp_path):
+def test_prints_the_table_stores_the_run_and_writes_json_csv_and_graphs(tmp_path):
     clustered_catalog(per_genre=4, codes=False)
     report_file = tmp_path / "out" / "report.json"
+    csv_file = tmp_path / "out" / "report.csv"
     output = run(
-        "--metric", "euclidean", "--k", "3", "--graph", str(tmp_path / "graphs"),
-        "--graph-k", "2", "--json", str(report_file), "--per-genre",
+        "--metric", "euclidean", "--boost", "0.8", "--graph", str(tmp_path / "graphs"),
+        "--graph-k", "2", "--json", str(report_file), "--csv", str(csv_file), "--per-genre",
     )  # fmt: skip
-    rows = {line.split()[0]: line.split() for line in output.splitlines() if line[:5].strip()}
-    assert rows["code"][2] == "unavailable"
-    assert rows["both"][:2] == ["both", "euclidean"] and rows["both"][-1] == "12"
-    assert float(rows["both"][2]) > 0.9  # precision@3; chance is 3/11
-    assert rows["both"][3] == "0.273"
-    assert "both/euclidean per genre:" in output
+    rows = [line.split() for line in output.splitlines() if line[:5].strip()]
+    both = [row for row in rows if row[:2] == ["both", "euclidean"]]
+    assert [row[2] for row in both] == ["off", "0.8"]
+    assert float(both[0][3]) > 0.9 and both[0][4] == "0.600"  # P@1; P@5 at most 3/5
+    assert both[0][7] == "0.273" and both[0][-1] == "12"
+    assert next(row for row in rows if row[0] == "code")[3] == "unavailable"
+    assert "both/euclidean (boost off) per genre:" in output
     assert "knn-code-euclidean: skipped (no learned codes" in output
 
+    run_row = EvaluationRun.objects.get()
+    assert run_row.status == "done" and run_row.catalog_size == 12
+    assert f"stored as evaluation run #{run_row.pk}" in output
+    assert run_row.parameters["boost"] == 0.8 and run_row.settings["genre_boost"] == 0.8
     data = json.loads(report_file.read_text())
-    assert data["k"] == 3 and [r["representation"] for r in data["results"]] == [
+    assert data == json.loads(json.dumps(run_row.figures))
+    assert [r["representation"] for r in data["results"][::2]] == [
         "code", "music", "audio", "visual", "both"
     ]  # fmt: skip
+    table = list(csv.DictReader(csv_file.open()))
+    assert {r["figure"] for r in table if r["available"] == "True"} >= {
+        "precision@1", "precision@5", "precision@10", "map@10", "agreement_tempo",
+    }  # fmt: skip
     for representation in ("audio", "visual", "both"):
         base = tmp_path / "graphs" / f"knn-{representation}-euclidean"
         graph = nx.read_graphml(f"{base}.graphml")
@@ -48,23 +61,23 @@ def test_prints_the_table_and_writes_json_and_graphs(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--k", "0"], "--k must be between 1 and 100, got 0"),
-        (["--k", "101"], "--k must be between 1 and 100, got 101"),
+        (["--agreement-k", "0"], "--agreement-k: must be an integer from 1 to 10, got 0"),
         (
             ["--representation", "sound"],
             "--representation must be 'all' or one of code, music, audio",
         ),
         (["--metric", "manhattan"], "--metric must be 'all' or one of euclidean, cosine"),
-        (["--boost", "0"], "--boost must be in (0, 1] (1 = off), got 0"),
-        (["--boost", "1.2"], "--boost must be in (0, 1] (1 = off), got 1.2"),
-        (["--graph-k", "0"], "--graph-k must be between 1 and 100"),
-        (["--limit", "0"], "--limit must be >= 1"),
+        (["--boost", "0"], "--boost: must be in (0, 1] (1 = off), got 0"),
+        (["--boost", "1.2"], "--boost: must be in (0, 1] (1 = off), got 1.2"),
+        (["--graph-k", "0"], "--graph-k must be between 1 and 10"),
+        (["--limit", "0"], "--limit: must be an integer >= 1"),
     ],
 )
 def test_bad_arguments(args, message):
     with pytest.raises(CommandError) as error:
         run(*args)
     assert message in str(error.value)
+    assert not EvaluationRun.objects.exists()
 
 
 def test_unwritable_graph_dir_and_json_file_fail_before_searching(tmp_path):
@@ -82,3 +95,4 @@ def test_unwritable_graph_dir_and_json_file_fail_before_searching(tmp_path):
 def test_empty_catalog():
     with pytest.raises(CommandError, match="The catalog has no ready videos to evaluate"):
         run()
+    assert not EvaluationRun.objects.exists()
