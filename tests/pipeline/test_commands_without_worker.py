@@ -47,9 +47,12 @@ def test_import_extract_train_evaluate_without_a_worker(tmp_path, redis_conn):
     assert "epoch 1/3" in out and "\r" not in out  # one line per epoch, no Keras step bars
 
     report = tmp_path / "report.json"
-    run("evaluate", "--json", str(report), "--k", "2")
+    out = run("evaluate", "--json", str(report), "--agreement-k", "2")
+    assert "stored as evaluation run #" in out
     results = json.loads(report.read_text())["results"]
-    queries = {(r["representation"], r["metric"]): r["n_queries"] for r in results}
+    queries = {
+        (r["representation"], r["metric"]): r["n_queries"] for r in results if not r["boosted"]
+    }
     for representation in ("audio", "both", "music"):
         assert queries[(representation, "euclidean")] == 6, queries
     # The learned code is judged on the model's held-out videos only: one per genre here.
