@@ -5,30 +5,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalog.models import Video, VideoStatus
-from features.models import (
-    AUDIO_DIM,
-    BOTH_DIM,
-    VISUAL_DIM,
-    FeatureDefinition,
-    Segment,
-    VideoFeatures,
+from catalog.models import Video
+from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition
+from tests.factories import (
+    DEFAULT_MUSIC_MODEL,
+    VideoFactory,
+    VideoFeaturesFactory,
+    VideoVectorFactory,
+    add_segments,
+    ensure_feature_definitions,
 )
-from search.models import VideoVector
 
+__all__ = [
+    "add_segments",
+    "add_video",
+    "brute_force",
+    "ensure_definitions",
+    "feature_weights",
+    "make_catalog",
+    "raw_features",
+    "reference_vectors",
+]
 
-def ensure_definitions() -> None:
-    """The 422 FeatureDefinition rows (a data migration provides them once it exists)."""
-    if FeatureDefinition.objects.count() == BOTH_DIM:
-        return
-    have = set(FeatureDefinition.objects.values_list("position", flat=True))
-    FeatureDefinition.objects.bulk_create(
-        FeatureDefinition(
-            position=p, name=f"f{p:03d}", modality="audio" if p < AUDIO_DIM else "visual"
-        )
-        for p in range(BOTH_DIM)
-        if p not in have
-    )
+# The 422 FeatureDefinition rows (an earlier transactional test may have flushed them).
+ensure_definitions = ensure_feature_definitions
 
 
 def raw_features(n: int, seed: int = 0) -> np.ndarray:
@@ -46,14 +46,14 @@ def add_video(
     code: np.ndarray | None = None,
     music: np.ndarray | None = None,
     music_tags: np.ndarray | None = None,
-    music_model: str = "MSD_musicnn",
+    music_model: str = DEFAULT_MUSIC_MODEL,
     **fields,
 ) -> Video:
-    fields.setdefault("status", VideoStatus.READY)
-    fields.setdefault("has_audio", True)
-    fields.setdefault("has_video", True)
-    video = Video.objects.create(title=fields.pop("title", "v"), **fields)
-    VideoFeatures.objects.create(
+    """A ready video whose features are this raw (422,) row (and music embedding): one
+    VideoFeatures row, no segments; with ``code``, a VideoVector holding only the code."""
+    fields.setdefault("title", "v")
+    video = VideoFactory(**fields)
+    VideoFeaturesFactory(
         video=video,
         segment_count=1,
         audio_mean=np.asarray(raw[:AUDIO_DIM], np.float32),
@@ -63,7 +63,7 @@ def add_video(
         music_model=music_model if music is not None else "",
     )
     if code is not None:
-        VideoVector.objects.update_or_create(video=video, defaults={"code": code})
+        VideoVectorFactory(video=video, audio=None, visual=None, code=code)
     return video
 
 
@@ -113,20 +113,3 @@ def brute_force(
         dist = 1 - matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
     order = sorted(range(len(ids)), key=lambda i: (dist[i], ids[i]))[:k]
     return [(ids[i], float(dist[i])) for i in order]
-
-
-def add_segments(video: Video, rows: np.ndarray, music: np.ndarray | None = None) -> None:
-    """10 s segments of ``video`` with these raw (n, 422) features (and music embeddings)."""
-    rows = np.asarray(rows, np.float32)
-    Segment.objects.bulk_create(
-        Segment(
-            video=video,
-            index=i,
-            start_seconds=10.0 * i,
-            end_seconds=10.0 * (i + 1),
-            audio=row[:AUDIO_DIM],
-            visual=row[AUDIO_DIM:],
-            music=None if music is None else music[i],
-        )
-        for i, row in enumerate(rows)
-    )

@@ -12,8 +12,9 @@ from search.materialize import (
     refit_and_materialize_all,
     weights_vector,
 )
-from search.models import FeatureStats, SearchSettings, VideoVector
+from search.models import FeatureStats, VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
+from tests.factories import SearchSettingsFactory, VideoFactory
 from tests.search import (
     add_video,
     ensure_definitions,
@@ -35,9 +36,7 @@ def test_stored_vectors_equal_the_numpy_reference():
     ensure_definitions()
     FeatureDefinition.objects.filter(position__in=[2, 100]).update(weight=3.0)
     FeatureDefinition.objects.filter(position=70).update(weight=0.0)
-    settings = SearchSettings.load()
-    settings.audio_weight, settings.visual_weight = 2.0, 0.5
-    settings.save()
+    SearchSettingsFactory(audio_weight=2.0, visual_weight=0.5)
     videos, raw = make_catalog(12)
     query_raw = raw_features(1, seed=9)[0]
     query = add_video(query_raw, is_query=True)
@@ -66,9 +65,7 @@ def test_modality_blocks_have_equal_mean_squared_norm_whatever_their_dimension()
     assert audio_norm == pytest.approx(1.0, rel=1e-4)
     assert visual_norm == pytest.approx(1.0, rel=1e-4)
 
-    settings = SearchSettings.load()
-    settings.audio_weight = 2.0
-    settings.save()
+    SearchSettingsFactory(audio_weight=2.0)
     refit_and_materialize_all()
     both = _stored([v.pk for v in videos], "both")
     assert (both[:, :AUDIO_DIM] ** 2).sum(axis=1).mean() == pytest.approx(4.0, rel=1e-4)
@@ -79,9 +76,7 @@ def test_weights_vector_is_the_per_dimension_multiplier():
     ensure_definitions()
     FeatureDefinition.objects.filter(position=5).update(weight=3.0)
     FeatureDefinition.objects.filter(position=AUDIO_DIM + 1).update(weight=0.0)
-    settings = SearchSettings.load()
-    settings.audio_weight = 2.0
-    settings.save()
+    SearchSettingsFactory(audio_weight=2.0)
 
     audio, visual, both = (weights_vector(m) for m in ("audio", "visual", "both"))
     assert (audio.shape, visual.shape, both.shape) == ((68,), (354,), (422,))
@@ -143,8 +138,6 @@ def test_materialize_video_uses_the_stored_generation_and_fits_first_if_needed()
 
 
 def test_materialize_video_without_features_is_a_clear_error():
-    from tests.factories import VideoFactory
-
     video = VideoFactory()
     with pytest.raises(MaterializationError, match=f"video {video.pk} has no extracted features"):
         materialize_video(video.pk)

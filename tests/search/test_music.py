@@ -14,7 +14,8 @@ from search.forms import SearchParams
 from search.materialize import materialize_video, refit_and_materialize_all
 from search.models import VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
-from tests.search import add_segments, add_video, brute_force, ensure_definitions, raw_features
+from tests.factories import add_segments
+from tests.search import add_video, brute_force, ensure_definitions, raw_features
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.models import Video, VideoStatus
+from catalog.models import VideoStatus
 from features.models import AUDIO_DIM, FeatureDefinition
 from search.materialize import refit_and_materialize_all
 from search.models import VideoVector
@@ -13,7 +13,7 @@ from search.ranking import (
     find_similar,
     similarity_score,
 )
-from tests.factories import GenreFactory
+from tests.factories import GenreFactory, VideoFactory, VideoVectorFactory
 from tests.search import (
     add_video,
     brute_force,
@@ -237,13 +237,13 @@ def test_genre_filter_returns_k_rows_even_when_the_genre_is_rare():
     """Iterative index scans keep reading the HNSW graph until enough rows pass the filter."""
     rare, common = GenreFactory(name="Rare"), GenreFactory(name="Common")
     rng = np.random.default_rng(7)
-    videos = Video.objects.bulk_create(
-        Video(title=f"c{i}", status=VideoStatus.READY, genre=rare if i % 60 == 0 else common)
-        for i in range(300)
-    )
-    VideoVector.objects.bulk_create(
-        VideoVector(video=v, code=rng.standard_normal(40).astype(np.float32)) for v in videos
-    )
+    videos = [
+        VideoFactory(title=f"c{i}", genre=rare if i % 60 == 0 else common) for i in range(300)
+    ]
+    for video in videos:  # codes only
+        VideoVectorFactory(
+            video=video, audio=None, visual=None, code=rng.standard_normal(40).astype(np.float32)
+        )
     query = rng.standard_normal(40).astype(np.float32)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE search_videovector")
@@ -299,7 +299,7 @@ def test_video_without_extracted_features_is_a_clear_error():
     ensure_definitions()
     make_catalog(3)
     refit_and_materialize_all()
-    bare = Video.objects.create(title="not extracted", status=VideoStatus.EXTRACTING)
+    bare = VideoFactory(title="not extracted", status=VideoStatus.EXTRACTING)
     with pytest.raises(RepresentationUnavailable, match="features are not extracted"):
         find_similar(bare, representation="audio", metric="cosine", k=5)
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from search.materialize import refit_and_materialize_all
 from search.models import SearchSettings
 from search.ranking import find_similar
-from tests.factories import GenreFactory
+from tests.factories import GenreFactory, SearchSettingsFactory
 from tests.search import add_video, ensure_definitions, make_catalog, raw_features
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def catalog():
     videos, _ = make_catalog(12, genre=jazz)
     query = add_video(raw_features(1, seed=5)[0], genre=jazz, predicted_genre=rock)
     refit_and_materialize_all()
-    SearchSettings.load()  # the row exists, as after the migrations
+    SearchSettingsFactory()  # the row exists, as after the migrations
     return query, videos
 
 
@@ -52,9 +52,7 @@ def test_a_video_search_is_one_round_trip_and_its_results_need_no_more_queries(c
 
 def test_the_pool_is_fetched_only_when_the_boost_can_reorder(catalog):
     query, _ = catalog
-    settings = SearchSettings.load()
-    settings.candidate_pool_factor = 12
-    settings.save()
+    SearchSettingsFactory(candidate_pool_factor=12)
     with CaptureQueriesContext(connection) as captured:
         find_similar(query, representation="both", metric="cosine", k=5, boost=0.8)
     assert _limits(captured) == [60, 5]  # pool k x 12, then the k re-ranked winners

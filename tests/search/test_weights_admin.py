@@ -7,6 +7,7 @@ from mvsite.queues import get_queue
 from pipeline.catalog_work import schedule_rematerialization
 from search.materialize import refit_and_materialize_all
 from search.models import Materialization, MaterializationStatus, SearchSettings, VideoVector
+from tests.factories import MaterializationFactory
 from tests.search import ensure_definitions, feature_weights, make_catalog, reference_vectors
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def test_modality_weights_enqueue_a_job_other_settings_do_not(
 
 
 def test_settings_page_shows_the_last_materialisation(staff_client, materialized, run_jobs):
-    run = Materialization.objects.create(reason="x", job_id="abc123")
+    run = MaterializationFactory(reason="x", job_id="abc123")
     url = reverse("admin:search_searchsettings_change", args=[SearchSettings.load().pk])
     page = staff_client.get(url).content.decode()
     assert "statistics fitted" in page and "on 6 catalog videos" in page
