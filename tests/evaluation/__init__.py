@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalog.models import Genre, TrackMetadata, Video
+from catalog.models import Genre, Video
 from features.models import BOTH_DIM, MUSIC_DIM
-from ml.models import ModelVersion
 from search.materialize import refit_and_materialize_all
-from tests.factories import GenreFactory
+from tests.factories import GenreFactory, ModelVersionFactory, TrackMetadataFactory
 from tests.search import add_video, ensure_definitions
 
 GENRES = ("Ambient", "Metal", "Techno")
@@ -18,7 +17,7 @@ ENERGIES = {"Ambient": 0.2, "Metal": 0.8, "Techno": 0.5}
 
 def add_with_metadata(raw: np.ndarray, genre: Genre | None, tempo, energy, **fields) -> Video:
     video = add_video(raw, genre=genre, **fields)
-    TrackMetadata.objects.create(video=video, tempo=tempo, energy=energy)
+    TrackMetadataFactory(video=video, tempo=tempo, energy=energy, danceability=None)
     return video
 
 
@@ -58,9 +57,7 @@ def clustered_catalog(
         by_genre[name] = videos
     if codes:
         held_out = [v.pk for videos in by_genre.values() for v in videos[::2]]
-        ModelVersion.objects.create(
-            name="clustered", is_active=True, metrics={"val_video_ids": held_out}
-        )
+        ModelVersionFactory(name="clustered", is_active=True, metrics={"val_video_ids": held_out})
     refit_and_materialize_all()
     return by_genre
 

@@ -11,7 +11,7 @@ from ml.models import ModelVersion
 from search.materialize import refit_and_materialize_all
 from search.ranking import InvalidSearchParameter
 from tests.evaluation import GENRES, add_with_metadata, clustered_catalog, line_catalog
-from tests.factories import GenreFactory
+from tests.factories import GenreFactory, ModelVersionFactory
 from tests.search import ensure_definitions, raw_features
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def planted_catalog(n_per_genre: int = 10, seed: int = 1) -> dict:
             videos.append(video)
     for video, valence in zip(videos, rng.uniform(0, 1, len(videos)), strict=True):
         TrackMetadata.objects.filter(video=video).update(valence=valence)
-    ModelVersion.objects.create(
+    ModelVersionFactory(
         name="planted", is_active=True, metrics={"val_video_ids": [v.pk for v in videos]}
     )
     refit_and_materialize_all()
