@@ -11,11 +11,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from evaluation.layout import METHODS, MapParameters
-from evaluation.metrics import ALL_METRICS, ALL_REPRESENTATIONS, LIST_LENGTH, EmptyCatalog
+from evaluation.metrics import LIST_LENGTH, EmptyCatalog
 from evaluation.models import CatalogMap, EvaluationRun
 from evaluation.services import WorkInProgress, enqueue_map, enqueue_run
 from mvsite.queues import QueueUnavailable
-from search.models import Metric, Representation
+from search.choices import ALL_METRICS, ALL_REPRESENTATIONS, Metric, Representation
 
 
 class StartEvaluationForm(forms.Form):

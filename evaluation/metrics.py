@@ -29,13 +29,12 @@ from evaluation.selectors import (
     searchable_videos,
     unavailable_reason,
 )
-from search.models import Metric, Representation, SearchSettings
+from search.choices import ALL_METRICS, ALL_REPRESENTATIONS, Metric, Representation
+from search.models import SearchSettings
 from search.ranking import MIN_POOL_FACTOR, InvalidSearchParameter
 
 ProgressCallback = Callable[[int, int, str], None]
 
-ALL_REPRESENTATIONS: tuple[str, ...] = tuple(Representation.values)
-ALL_METRICS: tuple[str, ...] = tuple(Metric.values)
 CUTOFFS = (1, 5, 10)  # precision@1 is also the 1-NN accuracy
 LIST_LENGTH = max(CUTOFFS)  # results per query; mean average precision is MAP@10
 PER_GENRE_CUTOFF = 5

@@ -10,7 +10,8 @@ from catalog.models import Video
 from evaluation import presenters, selectors
 from evaluation.metrics import report_csv
 from evaluation.models import EvaluationRun, WorkStatus
-from search.models import Metric, Representation, SearchSettings
+from search.choices import Metric, Representation
+from search.models import SearchSettings
 
 HISTORY_RUNS = 30
 FIND_MAX_CHARS = 100

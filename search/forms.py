@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django import forms
 
-from search.models import Metric, Representation
+from search.choices import Metric, Representation
 
 K_MIN, K_MAX = 1, 100
 PARAM_NAMES = ("representation", "metric", "k", "boost")

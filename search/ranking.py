@@ -20,12 +20,12 @@ import numpy as np
 from django.db import connection, transaction
 
 from catalog.models import Genre, Video, VideoStatus
+from search.choices import POOLS
 from search.models import REPRESENTATION_DIMS, Metric, Representation, SearchSettings, VideoVector
 
 K_MAX = 100
 EF_SEARCH_MAX = 1000
 MIN_POOL_FACTOR = 10
-POOLS = ("catalog", "queries")
 
 Pool = Literal["catalog", "queries"]
 
