@@ -28,8 +28,9 @@ from catalog.models import Video
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
 from search import selectors
+from search.choices import POOLS, Metric, Pool, Representation
 from search.forms import PARAM_NAMES, InvalidParams, SearchParams, parse_params
-from search.models import Metric, Representation, Search
+from search.models import Search
 from search.serializers import (
     ErrorSerializer,
     GenreSerializer,
@@ -40,8 +41,6 @@ from search.serializers import (
     VideoDetailSerializer,
     VideoSerializer,
 )
-
-POOLS = ("catalog", "queries")
 
 
 class BadRequest(APIException):
@@ -185,7 +184,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     def similar(self, request: Request, pk=None) -> Response:
         video = self.get_object()
         params = _params(request.query_params)
-        pool = (request.query_params.get("pool") or "catalog").strip().lower()
+        pool = (request.query_params.get("pool") or Pool.CATALOG).strip().lower()
         if pool not in POOLS:
             raise BadRequest({"pool": f"pool must be one of {', '.join(POOLS)} (got {pool!r})."})
         genre = _genre_param(request)
@@ -202,7 +201,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             raise BadRequest({exc.param: exc.message}) from None
         if found.error:
             raise BadRequest({"representation": found.error}, status_code=409)
-        rows = found.catalog if pool == "catalog" else found.queries
+        rows = found.catalog if pool == Pool.CATALOG else found.queries
         data = {
             "query": found.query,
             "representation": found.params.representation,
@@ -212,29 +211,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             "boost": found.params.boost,
             "pool": pool,
             "notice": found.notice,
-            "matches": [
-                {
-                    "rank": row.rank,
-                    "score": row.score,
-                    "distance": row.distance,
-                    "boosted_distance": row.boosted_distance,
-                    "same_genre": row.same_genre,
-                    "contributions": {"audio": row.audio_share, "visual": row.visual_share},
-                    "segment_pairs": [
-                        {
-                            "query_index": p.query_index,
-                            "query_start": p.query_start,
-                            "match_index": p.match_index,
-                            "match_start": p.match_start,
-                            "distance": p.distance,
-                        }
-                        for p in row.segments
-                    ],
-                    "shared_tags": list(row.shared_tags),
-                    "video": row.video,
-                }
-                for row in rows
-            ],
+            "matches": rows,
         }
         return Response(SimilarSerializer(data, context={"request": request}).data)
 

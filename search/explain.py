@@ -16,8 +16,9 @@ import numpy as np
 from catalog.models import Video
 from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, Segment
 from features.musicnn import MODEL_TAGS
+from search.choices import Metric, Representation
 from search.materialize import decode_vector, load_generation, vector_bytes
-from search.models import Metric, Representation, VideoVector
+from search.models import VideoVector
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
 TOP_PAIRS = 3
@@ -29,11 +30,24 @@ SHARED_TAG_MIN = 0.1
 
 @dataclass(frozen=True)
 class SegmentPair:
+    """One of a match's closest (query segment, match segment) pairs; the pages show it and
+    the API serialises it as it is (search.serializers.SegmentPairSerializer)."""
+
     query_index: int
-    query_start: float
+    query_start: float  # seconds into the query
     match_index: int
-    match_start: float
-    distance: float
+    match_start: float  # seconds into the match
+    distance: float  # in the search's space and metric
+
+    @property
+    def query_second(self) -> int:
+        """Whole seconds into the query, where its player starts."""
+        return int(self.query_start)
+
+    @property
+    def match_second(self) -> int:
+        """Whole seconds into the match, where its player starts."""
+        return int(self.match_start)
 
 
 @dataclass(frozen=True)

@@ -1,73 +1,27 @@
-"""Read-side data for the search pages and the API (no writes here)."""
+"""Database reads for the search pages and the API (no writes here, and no presentation:
+what the pages show of these is made in search.presenters)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import quote
+from typing import TYPE_CHECKING
 
-import numpy as np
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
-from django.urls import reverse
 
-from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoStatus
+from catalog.models import Genre, TrackMetadata, Video, VideoStatus
+from search.choices import POOLS, Pool, Representation
 from search.forms import SearchParams
-from search.models import Representation, Search, VideoVector
+from search.models import Search, VideoVector
+
+if TYPE_CHECKING:
+    from search.explain import SegmentPair
 
 logger = logging.getLogger(__name__)
 
 SEGMENT_PAIRS_SHOWN = 3
 EXPLORE_PAGE_SIZE = 24
-
-
-# --- small helpers ---------------------------------------------------------------------------
-
-
-def media_url(video: Video) -> str:
-    """URL of the video's own media file ('' when it has none)."""
-    if not video.media:
-        return ""
-    return settings.MEDIA_URL + quote(video.media.name)
-
-
-def play_url(video: Video, seconds: float = 0) -> str:
-    """The video's page, with its player starting at `seconds`."""
-    url = reverse("search:video", args=[video.pk])
-    return f"{url}?t={int(seconds)}#player" if seconds else f"{url}#player"
-
-
-def player(video: Video, start: float = 0) -> dict:
-    """What the player template needs: a YouTube embed, an HTML5 source, or nothing."""
-    start = max(int(start or 0), 0)
-    if video.media:
-        kind = "audio" if video.has_video is False else "video"
-        return {"kind": kind, "src": media_url(video), "start": start}
-    if video.youtube_id:
-        return {
-            "kind": "youtube",
-            "src": f"https://www.youtube.com/embed/{quote(video.youtube_id)}",
-            "start": start,
-        }
-    return {"kind": "none", "src": "", "start": 0}
-
-
-def artifact_url(path: str) -> str:
-    """MEDIA URL of a model artifact path (absolute under MEDIA_ROOT, or relative to it)."""
-    if not path:
-        return ""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    p = Path(path)
-    full = p if p.is_absolute() else root / p
-    try:
-        rel = full.resolve().relative_to(root)
-    except ValueError:
-        return ""
-    if not full.is_file():
-        return ""
-    return settings.MEDIA_URL + quote(rel.as_posix())
 
 
 def catalog_count() -> int:
@@ -87,25 +41,6 @@ def genres_with_counts() -> QuerySet[Genre]:
 
 
 # --- results ---------------------------------------------------------------------------------
-
-
-@dataclass
-class SegmentPair:
-    query_index: int
-    query_start: float
-    match_index: int
-    match_start: float
-    distance: float
-    query_url: str
-    match_url: str
-
-    @property
-    def query_second(self) -> int:
-        return int(self.query_start)
-
-    @property
-    def match_second(self) -> int:
-        return int(self.match_start)
 
 
 @dataclass
@@ -171,7 +106,7 @@ def _explanations(query: Video, matches: list, params: SearchParams) -> list:
     return explanations
 
 
-def _explained(query: Video, match, exp, *, pairs: int) -> MatchRow:
+def _explained(match, exp, *, pairs: int) -> MatchRow:
     row = MatchRow(
         rank=match.rank,
         video=match.video,
@@ -185,18 +120,7 @@ def _explained(query: Video, match, exp, *, pairs: int) -> MatchRow:
     row.audio_share = exp.audio_share
     row.visual_share = exp.visual_share
     row.shared_tags = tuple(exp.shared_tags)
-    for pair in list(exp.segment_pairs)[:pairs]:
-        row.segments.append(
-            SegmentPair(
-                query_index=int(pair.query_index),
-                query_start=float(pair.query_start),
-                match_index=int(pair.match_index),
-                match_start=float(pair.match_start),
-                distance=float(pair.distance),
-                query_url=play_url(query, pair.query_start),
-                match_url=play_url(match.video, pair.match_start),
-            )
-        )
+    row.segments = list(exp.segment_pairs)[:pairs]
     return row
 
 
@@ -248,7 +172,7 @@ def similar(
     query: Video,
     params: SearchParams,
     *,
-    pools: tuple[str, ...] = ("catalog", "queries"),
+    pools: tuple[str, ...] = POOLS,
     genre: Genre | None = None,
     pairs: int = SEGMENT_PAIRS_SHOWN,
 ) -> Results:
@@ -285,10 +209,10 @@ def similar(
     for pool, matches in found.items():
         explanations = _explanations(query, matches, result.params)
         rows = [
-            _explained(query, match, exp, pairs=pairs)
+            _explained(match, exp, pairs=pairs)
             for match, exp in zip(matches, explanations, strict=True)
         ]
-        if pool == "catalog":
+        if pool == Pool.CATALOG:
             result.catalog = rows
         else:
             result.queries = rows
@@ -318,165 +242,36 @@ def genre_by_slug_or_id(value: str) -> Genre | None:
 # --- video page ------------------------------------------------------------------------------
 
 
-def metadata_rows(video: Video) -> list[dict]:
-    """Track metadata with where each value came from."""
+def track_metadata(video: Video) -> TrackMetadata | None:
+    """The video's track metadata, or None."""
     try:
-        meta = video.metadata
+        return video.metadata
     except TrackMetadata.DoesNotExist:
-        return []
-    labels = dict(ValueSource.choices)
-    sources = meta.sources or {}
-    rows = []
-    for name in ("album", "spotify_popularity", *TrackMetadata.AUDIO_FEATURE_FIELDS):
-        value = getattr(meta, name)
-        if value in (None, ""):
-            continue
-        source = sources.get(name) or ("spotify" if name.startswith("spotify") else "")
-        rows.append(
-            {
-                "name": name.replace("_", " "),
-                "value": round(value, 3) if isinstance(value, float) else value,
-                "source": labels.get(source, source or "unknown"),
-            }
-        )
-    return rows
+        return None
 
 
-@dataclass
-class Series:
-    name: str
-    description: str
-    values: list[float]
-    low: float
-    high: float
-    points: str  # SVG polyline points
-
-
-@dataclass
-class Timeline:
-    width: int
-    row_height: int
-    duration: float
-    segments: list[dict]
-    series: list[Series]
-
-    @property
-    def height(self) -> int:
-        return self.row_height * len(self.series)
-
-
-def _feature_positions() -> dict[str, int]:
-    from features.definitions import AUDIO_FEATURE_NAMES
-
-    return {name: i for i, name in enumerate(AUDIO_FEATURE_NAMES)}
-
-
-def timeline(video: Video, *, width: int = 640, row_height: int = 56) -> Timeline | None:
-    """A few per-segment features over time, as SVG polylines (None without segments)."""
-    from features.definitions import VISUAL_FEATURE_NAMES
+def segment_rows(video: Video) -> list[tuple]:
+    """The video's segments in order as (index, start, end, audio, visual)."""
     from features.models import Segment
 
-    rows = list(
+    return list(
         Segment.objects.filter(video=video)
         .order_by("index")
         .values_list("index", "start_seconds", "end_seconds", "audio", "visual")
     )
-    if not rows:
-        return None
-    audio = np.array([np.asarray(r[3], dtype=float) for r in rows])
-    visual = np.array([np.asarray(r[4], dtype=float) for r in rows])
-    pos = _feature_positions()
-    gray = [i for i, n in enumerate(VISUAL_FEATURE_NAMES) if n.startswith("hist_gray_")]
-    colour = [
-        i
-        for i, n in enumerate(VISUAL_FEATURE_NAMES)
-        if n.startswith(("hist_red_", "hist_green_", "hist_blue_"))
-    ]
-    centres = (np.arange(len(gray)) + 0.5) * (256 / len(gray)) / 255.0
-    gray_hist = visual[:, gray]
-    totals = gray_hist.sum(axis=1)
-    brightness = np.where(
-        totals > 0, (gray_hist * centres).sum(axis=1) / np.maximum(totals, 1e-9), 0
-    )
-    change = np.zeros(len(rows))
-    if len(rows) > 1:
-        change[1:] = np.abs(np.diff(visual[:, colour], axis=0)).sum(axis=1) / 2
-    series_data = [
-        ("Energy", "audio energy (mean over the segment)", audio[:, pos["energy_mean"]]),
-        (
-            "Spectral centroid",
-            "brightness of the sound (fraction of Nyquist)",
-            audio[:, pos["spectral_centroid_mean"]],
-        ),
-        ("Brightness", "mean gray level of the picture (0-1)", brightness),
-        ("Picture change", "colour-histogram change from the previous segment", change),
-    ]
-    duration = max(float(rows[-1][2]), video.duration_seconds or 0.0, 1e-6)
-    series = []
-    for index, (name, description, values) in enumerate(series_data):
-        values = np.nan_to_num(np.asarray(values, dtype=float))
-        low, high = float(values.min()), float(values.max())
-        span = high - low or 1.0
-        top = index * row_height
-        pts = []
-        for (_, start, end, _, _), value in zip(rows, values, strict=True):
-            x = (start + end) / 2 / duration * width
-            y = top + row_height - 8 - (value - low) / span * (row_height - 24)
-            pts.append(f"{x:.1f},{y:.1f}")
-        series.append(
-            Series(name, description, [float(v) for v in values], low, high, " ".join(pts))
-        )
-    segments = [
-        {
-            "index": idx,
-            "start": start,
-            "end": end,
-            "x": start / duration * width,
-            "w": max((end - start) / duration * width, 1),
-            "url": play_url(video, start),
-        }
-        for idx, start, end, _, _ in rows
-    ]
-    return Timeline(width, row_height, duration, segments, series)
 
 
 # --- about -----------------------------------------------------------------------------------
 
 
-def about() -> dict:
+def about_summary() -> dict:
+    """The active model (or None) and the catalog and model counts (search.presenters.about
+    turns them into the about page)."""
     from ml.models import ModelVersion
 
-    model = ModelVersion.objects.filter(is_active=True).first()
-    data: dict = {
-        "model": model,
+    return {
+        "model": ModelVersion.objects.filter(is_active=True).first(),
         "catalog_count": catalog_count(),
         "ready_count": Video.objects.filter(is_query=False, status=VideoStatus.READY).count(),
         "models_count": ModelVersion.objects.count(),
     }
-    if model is None:
-        return data
-    metrics = model.metrics or {}
-    per_genre = metrics.get("per_genre") or {}
-    baseline = metrics.get("baseline_per_genre") or {}
-    data.update(
-        metrics=metrics,
-        per_genre=[
-            {
-                "genre": name,
-                "precision": values.get("precision"),
-                "recall": values.get("recall"),
-                "f1": values.get("f1"),
-                "support": values.get("support"),
-                "baseline_f1": (baseline.get(name) or {}).get("f1"),
-            }
-            for name, values in per_genre.items()
-        ],
-        history_plot=artifact_url(model.history_plot_path),
-        confusion_plot=artifact_url(model.confusion_plot_path),
-        history_final=[
-            {"name": key, "value": values[-1], "epochs": len(values)}
-            for key, values in sorted((model.history or {}).items())
-            if isinstance(values, list) and values
-        ],
-    )
-    return data

@@ -7,8 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import Genre, TrackMetadata, Video
+from search.choices import Metric, Representation
 from search.forms import K_MAX, K_MIN
-from search.models import Metric, Representation
+from search.presenters import media_url
 
 
 class GenreRefSerializer(serializers.ModelSerializer):
@@ -60,8 +61,6 @@ class VideoSerializer(serializers.ModelSerializer):
         ]
 
     def get_media_url(self, obj: Video) -> str:
-        from search.selectors import media_url
-
         return media_url(obj)
 
     def get_page_url(self, obj: Video) -> str:
@@ -115,6 +114,11 @@ class VideoDetailSerializer(VideoSerializer):
 # --- similarity ------------------------------------------------------------------------------
 
 
+# The serializers below read the attributes of what search.selectors.similar returns: a
+# MatchRow per match, with its search.explain.SegmentPair list. (Comments, not docstrings:
+# a docstring would become the component's description in the OpenAPI schema.)
+
+
 class SegmentPairSerializer(serializers.Serializer):
     query_index = serializers.IntegerField()
     query_start = serializers.FloatField(help_text="Seconds into the query.")
@@ -123,9 +127,13 @@ class SegmentPairSerializer(serializers.Serializer):
     distance = serializers.FloatField()
 
 
-class ContributionsSerializer(serializers.Serializer):
-    audio = serializers.FloatField(allow_null=True, help_text="Share of the sound, 0-1.")
-    visual = serializers.FloatField(allow_null=True, help_text="Share of the picture, 0-1.")
+class ContributionsSerializer(serializers.Serializer):  # source="*": the MatchRow itself
+    audio = serializers.FloatField(
+        source="audio_share", allow_null=True, help_text="Share of the sound, 0-1."
+    )
+    visual = serializers.FloatField(
+        source="visual_share", allow_null=True, help_text="Share of the picture, 0-1."
+    )
 
 
 class MatchSerializer(serializers.Serializer):
@@ -134,8 +142,10 @@ class MatchSerializer(serializers.Serializer):
     distance = serializers.FloatField(help_text="Distance in the chosen representation/metric.")
     boosted_distance = serializers.FloatField(help_text="Distance after the same-genre boost.")
     same_genre = serializers.BooleanField()
-    contributions = ContributionsSerializer()
-    segment_pairs = SegmentPairSerializer(many=True, help_text="Best-matching 10 s segments.")
+    contributions = ContributionsSerializer(source="*")
+    segment_pairs = SegmentPairSerializer(
+        source="segments", many=True, help_text="Best-matching 10 s segments."
+    )
     shared_tags = serializers.ListField(
         child=serializers.CharField(),
         help_text="Music tags (MusiCNN) both videos have, strongest first; empty when either "

@@ -1,5 +1,5 @@
 """The search pages. Thin: validation in search.forms, intake in pipeline.intake, data in
-selectors."""
+search.selectors, what the pages show of it in search.presenters."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from catalog.models import Video, VideoStatus
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
-from search import selectors
+from search import presenters, selectors
+from search.choices import Metric, Representation
 from search.forms import InvalidParams, ParamsForm, SearchForm, SearchParams, parse_params
-from search.models import Metric, Representation
 
 
 def _params_or_defaults(request: HttpRequest) -> tuple[SearchParams | None, dict[str, str]]:
@@ -143,7 +143,7 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
         "param_errors": errors,
         "representations": Representation.choices,
         "metrics": Metric.choices,
-        "player": selectors.player(video),
+        "player": presenters.player(video),
     }
     if errors:
         context["params"] = _defaults()
@@ -215,9 +215,9 @@ def video_detail(request: HttpRequest, video_id: int) -> HttpResponse:
         "search/video.html",
         {
             "video": video,
-            "player": selectors.player(video, start),
-            "metadata": selectors.metadata_rows(video),
-            "timeline": selectors.timeline(video),
+            "player": presenters.player(video, start),
+            "metadata": presenters.metadata_rows(selectors.track_metadata(video)),
+            "timeline": presenters.timeline(video, selectors.segment_rows(video)),
             "searches": video.searches.all()[:5],
             "representations": Representation.choices,
             "metrics": Metric.choices,
@@ -229,7 +229,7 @@ def video_detail(request: HttpRequest, video_id: int) -> HttpResponse:
 
 @require_GET
 def about(request: HttpRequest) -> HttpResponse:
-    return render(request, "search/about.html", selectors.about())
+    return render(request, "search/about.html", presenters.about(selectors.about_summary()))
 
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")

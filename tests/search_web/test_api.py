@@ -222,3 +222,54 @@ def test_docs_page_is_self_contained(client):
     html = response.content.decode()
     assert "/api/videos/{id}/similar/" in html and "representation" in html
     assert "cdn" not in html.lower() and "unpkg" not in html
+
+
+def test_similar_serialises_the_explanations_segment_pairs_as_they_are(client, monkeypatch):
+    """The API's segment pairs are search.explain.SegmentPair objects, read by the serializer:
+    same fields, order and values as the explanation (and as the results page shows)."""
+    from search.explain import Explanation, SegmentPair
+
+    query = vector_video(1, is_query=True)
+    match = vector_video(2, title="Only match")
+
+    def fake_explain_many(q, matches, representation, metric):
+        pairs = [SegmentPair(0, 0.0, 2, 20.0, 0.5), SegmentPair(3, 30.5, 1, 10.0, 0.75)]
+        return [Explanation(representation, metric, 0.25, 0.75, pairs, ("rock",)) for _ in matches]
+
+    monkeypatch.setattr("search.explain.explain_many", fake_explain_many)
+    response = client.get(f"/api/videos/{query.pk}/similar/?representation=audio&k=1")
+    assert response.status_code == 200, response.content
+    (row,) = response.json()["matches"]
+    assert row["video"]["id"] == match.pk
+    assert list(row) == [
+        "rank",
+        "score",
+        "distance",
+        "boosted_distance",
+        "same_genre",
+        "contributions",
+        "segment_pairs",
+        "shared_tags",
+        "video",
+    ]
+    assert row["contributions"] == {"audio": 0.25, "visual": 0.75}
+    assert row["segment_pairs"] == [
+        {
+            "query_index": 0,
+            "query_start": 0.0,
+            "match_index": 2,
+            "match_start": 20.0,
+            "distance": 0.5,
+        },
+        {
+            "query_index": 3,
+            "query_start": 30.5,
+            "match_index": 1,
+            "match_start": 10.0,
+            "distance": 0.75,
+        },
+    ]
+    assert [list(pair) for pair in row["segment_pairs"]] == [
+        ["query_index", "query_start", "match_index", "match_start", "distance"]
+    ] * 2
+    assert row["shared_tags"] == ["rock"]
