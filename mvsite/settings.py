@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: /api/docs/ needs no CDN
     "django_rq",
     "mvsite",
     "catalog",
@@ -160,6 +161,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mvsim API",
     "DESCRIPTION": "Find the most similar music videos by sound, picture, or both.",
     "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No online validator badge: the docs page reaches no other host.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Logs go to the console, or with MVSIM_LOG_FILE (`dev.py run` sets it) to that file, and

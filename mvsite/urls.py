@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from mvsite import views
@@ -16,7 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", api.docs, name="api-docs"),
+    # Swagger UI over the schema, its JS and CSS from drf-spectacular-sidecar's static files.
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/searches/", api.SearchCreateView.as_view(), name="api-searches"),
     path("api/jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),
     path("api/", include(router.urls)),
