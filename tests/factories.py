@@ -15,6 +15,7 @@ from factory.django import DjangoModelFactory
 
 from catalog.models import Genre, TrackMetadata, Video, VideoSource, VideoStatus
 from evaluation.models import CatalogMap, EvaluationRun, MapPoint, WorkStatus
+from evaluation.services import settings_snapshot
 from features.definitions import FEATURE_DEFINITIONS
 from features.models import (
     AUDIO_DIM,
@@ -316,7 +317,7 @@ class EvaluationRunFactory(DjangoModelFactory):
         )
 
     parameters = LazyFunction(lambda: {"representations": ["both"], "metrics": ["cosine"]})
-    settings = LazyFunction(dict)
+    settings = LazyFunction(settings_snapshot)  # SearchSettings at the start, as stored
     figures = LazyFunction(dict)
 
 

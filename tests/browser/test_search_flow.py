@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from catalog.models import Video, VideoSource, VideoStatus
-from features.models import AUDIO_DIM, VISUAL_DIM, VideoFeatures
+from catalog.models import Video, VideoSource
+from features.models import AUDIO_DIM, VISUAL_DIM
+from tests.factories import ready_video
 from tests.mediagen import make_video
-from tests.search import add_segments
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,20 +40,17 @@ def seed_catalog(folder: Path) -> list[Video]:
         clip = make_video(folder / f"browser-cat-{i}.mp4", CLIP_SECONDS, video=source, tone_hz=tone)
         name = f"{folder.name}-{clip.name}"
         shutil.copy(clip, media / name)
-        video = Video.objects.create(
+        audio = rng.random((3, AUDIO_DIM)).astype(np.float32)
+        visual = rng.random((3, VISUAL_DIM)).astype(np.float32)
+        video = ready_video(
+            np.hstack([audio, visual]),  # 3 segments, their means as the features
+            vectors=False,  # materialised below
             title=title,
             source=VideoSource.LOCAL,
             media=f"videos/{name}",
-            status=VideoStatus.READY,
             duration_seconds=CLIP_SECONDS,
             has_audio=True,
             has_video=True,
-        )
-        audio = rng.random((3, AUDIO_DIM)).astype(np.float32)
-        visual = rng.random((3, VISUAL_DIM)).astype(np.float32)
-        add_segments(video, np.hstack([audio, visual]))
-        VideoFeatures.objects.create(
-            video=video, segment_count=3, audio_mean=audio.mean(0), visual_mean=visual.mean(0)
         )
         videos.append(video)
     refit_and_materialize_all()

@@ -9,13 +9,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from catalog.models import Genre, Video, VideoStatus
-from features.models import Segment, VideoFeatures
+from catalog.models import Video, VideoStatus
 from ml.models import ModelVersion
 from pipeline import catalog_work, services
 from pipeline.stages import stage_named
 from search.models import VideoVector
-from tests.factories import VideoFactory
+from tests.ml import separable_catalog
 
 
 def _queue_stage(video: Video, status: str) -> None:
@@ -25,34 +24,10 @@ def _queue_stage(video: Video, status: str) -> None:
         services.begin(locked, stage_named(status), place="queue")
 
 
-def _synthetic_catalog(genres=("Blues", "Metal", "Jazz"), per_genre=6, seed=0) -> list[Video]:
-    """Videos with separable segment features: each genre shifts a different feature block."""
-    rng = np.random.default_rng(seed)
-    videos = []
-    for g, name in enumerate(genres):
-        genre = Genre.objects.get_or_create(name=name)[0]
-        for _ in range(per_genre):
-            video = VideoFactory(genre=genre, status=VideoStatus.READY)
-            n = int(rng.integers(3, 8))
-            matrix = rng.normal(size=(n, 422)).astype(np.float32)
-            matrix[:, g * 20 : g * 20 + 20] += 3.0
-            Segment.objects.bulk_create(
-                Segment(video=video, index=i, start_seconds=10 * i, end_seconds=10 * i + 10,
-                        audio=row[:68], visual=row[68:])
-                for i, row in enumerate(matrix)
-            )  # fmt: skip
-            VideoFeatures.objects.create(
-                video=video, segment_count=n, audio_mean=matrix[:, :68].mean(0),
-                visual_mean=matrix[:, 68:].mean(0),
-            )  # fmt: skip
-            videos.append(video)
-    return videos
-
-
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_train_command_registers_activates_and_encodes(capsys):
-    videos = _synthetic_catalog()
+    videos = separable_catalog()
     call_command("train", "--epochs", "25", "--activate", "--val-split", "0.34")
     version = ModelVersion.objects.get()
     assert version.is_active
@@ -77,7 +52,7 @@ def test_train_command_registers_activates_and_encodes(capsys):
     ids=["one-genre", "one-video-per-genre"],
 )
 def test_train_refuses_unusable_sets_and_writes_nothing(genres, per_genre, message):
-    _synthetic_catalog(genres, per_genre)
+    separable_catalog(genres, per_genre)
     before = set((Path(settings.MEDIA_ROOT) / "models").glob("*"))
     with pytest.raises(CommandError, match=message):
         call_command("train", "--epochs", "1")
@@ -98,7 +73,7 @@ def test_train_command_bad_arguments():
 def test_encode_stage_uses_active_model_and_admin_activation_reencodes(run_jobs, staff_client):
     from ml.services import train_model
 
-    videos = _synthetic_catalog(per_genre=4)
+    videos = separable_catalog(per_genre=4)
     first = train_model(epochs=3, verbose=0)
     catalog_work.activate_model(first)
     second = train_model(epochs=3, verbose=0, seed=7)
@@ -124,7 +99,7 @@ def test_encode_stage_uses_active_model_and_admin_activation_reencodes(run_jobs,
 
 @pytest.mark.django_db(transaction=True)
 def test_encode_stage_without_model_leaves_video_searchable(run_jobs):
-    video = _synthetic_catalog(per_genre=2)[0]
+    video = separable_catalog(per_genre=2)[0]
     _queue_stage(video, VideoStatus.ENCODING)
     run_jobs()
     video.refresh_from_db()

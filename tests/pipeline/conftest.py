@@ -16,9 +16,18 @@ from catalog.models import Video
 from pipeline import services
 from pipeline.models import StageRun
 from pipeline.stages import stage_named
+from tests.factories import VideoFactory
 from tests.mediagen import make_audio, make_video
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def video_with_media(name: str, make: Callable[[Path], object], **fields) -> Video:
+    """A pending catalog video whose media file ``make(path)`` writes under MEDIA_ROOT."""
+    path = Path(settings.MEDIA_ROOT) / "videos" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make(path)
+    return VideoFactory(pending=True, title=name, media=f"videos/{name}", **fields)
 
 
 @pytest.fixture
@@ -34,13 +43,11 @@ def media_video() -> Callable[..., Video]:
         tone_hz: float | None = 440.0,
         **fields,
     ) -> Video:
-        path = Path(settings.MEDIA_ROOT) / "videos" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
         if audio_only:
-            make_audio(path, seconds)
-        else:
-            make_video(path, seconds, tone_hz=tone_hz)
-        return Video.objects.create(title=name, media=f"videos/{name}", **fields)
+            return video_with_media(name, lambda path: make_audio(path, seconds), **fields)
+        return video_with_media(
+            name, lambda path: make_video(path, seconds, tone_hz=tone_hz), **fields
+        )
 
     return make
 

@@ -1,10 +1,7 @@
 """The extraction stage end to end: real RQ worker, real PostgreSQL, generated media."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from catalog.models import Video, VideoStatus
@@ -13,19 +10,13 @@ from mvsite.queues import QUEUE_NAMES, get_queue
 from pipeline import services
 from search.models import VideoVector
 from tests.mediagen import make_audio, make_video
+from tests.pipeline.conftest import video_with_media
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _video_with_media(name: str, make) -> Video:
-    path = Path(settings.MEDIA_ROOT) / "videos" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    make(path)
-    return Video.objects.create(title=name, media=f"videos/{name}")
-
-
 def test_extract_job_stores_segments_and_makes_video_searchable(run_jobs):
-    video = _video_with_media("clip.mp4", lambda p: make_video(p, 12))
+    video = video_with_media("clip.mp4", lambda p: make_video(p, 12))
     run = services.start(video)
     assert run and Video.objects.get(pk=video.pk).status == VideoStatus.EXTRACTING
     run_jobs()
@@ -44,7 +35,7 @@ def test_extract_job_stores_segments_and_makes_video_searchable(run_jobs):
 
 
 def test_rerun_replaces_segments_with_identical_vectors(run_jobs):
-    video = _video_with_media("twice.mp4", lambda p: make_video(p, 16))
+    video = video_with_media("twice.mp4", lambda p: make_video(p, 16))
     services.start(video)
     run_jobs()
     first = list(
@@ -64,7 +55,7 @@ def test_rerun_replaces_segments_with_identical_vectors(run_jobs):
 
 
 def test_bad_media_fails_with_reason_and_writes_nothing(run_jobs):
-    video = _video_with_media("notes.mp4", lambda p: p.write_text("these are not video frames\n"))
+    video = video_with_media("notes.mp4", lambda p: p.write_text("these are not video frames\n"))
     services.start(video)
     run_jobs()
     video.refresh_from_db()
@@ -75,7 +66,7 @@ def test_bad_media_fails_with_reason_and_writes_nothing(run_jobs):
 
 
 def test_audio_only_file_is_searchable_by_sound(run_jobs):
-    video = _video_with_media("tone.wav", lambda p: make_audio(p, 11))
+    video = video_with_media("tone.wav", lambda p: make_audio(p, 11))
     services.start(video)
     run_jobs()
     video.refresh_from_db()
@@ -84,8 +75,8 @@ def test_audio_only_file_is_searchable_by_sound(run_jobs):
 
 
 def test_extract_command_reports_done_and_failed(capsys, redis_conn):
-    good = _video_with_media("good.mp4", lambda p: make_video(p, 6))
-    bad = _video_with_media("bad.mp4", lambda p: p.write_bytes(b""))
+    good = video_with_media("good.mp4", lambda p: make_video(p, 6))
+    bad = video_with_media("bad.mp4", lambda p: p.write_bytes(b""))
     call_command("extract", "--video", str(good.pk), str(bad.pk))
     out = capsys.readouterr().out
     assert "processed here: 1 ready, 1 failed; nothing queued" in out
@@ -106,7 +97,7 @@ def test_extract_command_bad_arguments():
 
 
 def test_extract_command_with_worker_processes(capsys):
-    videos = [_video_with_media(f"p{i}.mp4", lambda p: make_video(p, 6)) for i in range(3)]
+    videos = [video_with_media(f"p{i}.mp4", lambda p: make_video(p, 6)) for i in range(3)]
     call_command("extract", "--pending", "--workers", "2")
     assert "processed here: 3 ready, 0 failed" in capsys.readouterr().out
     assert VideoFeatures.objects.filter(video__in=videos).count() == 3

@@ -14,7 +14,6 @@ from django.utils import timezone
 from rq.job import JobStatus
 
 from catalog.models import Genre, Video, VideoStatus
-from features.models import Segment, VideoFeatures
 from ml.services import encode_batches, train_model
 from mvsite.queues import get_queue
 from pipeline import catalog_work, services
@@ -22,7 +21,7 @@ from pipeline.models import RunState, StageRun
 from pipeline.reconcile import reconcile
 from pipeline.worker import PipelineWorker
 from search.models import VideoVector
-from tests.factories import VideoFactory
+from tests.ml import separable_catalog
 from tests.pipeline.conftest import enter_stage, start_worker
 from tests.pipeline.jobs import sleep_then_create_genre
 
@@ -117,35 +116,13 @@ def test_two_workers_run_each_stage_exactly_once(media_video, redis_conn):
     assert len(set(StageRun.objects.values_list("worker", flat=True))) == 2
 
 
-def _synthetic_catalog(per_genre: int = 4) -> list[Video]:
-    rng = np.random.default_rng(0)
-    videos = []
-    for g, name in enumerate(("Blues", "Metal", "Jazz")):
-        genre = Genre.objects.get_or_create(name=name)[0]
-        for _ in range(per_genre):
-            video = VideoFactory(genre=genre, status=VideoStatus.READY)
-            matrix = rng.normal(size=(4, 422)).astype(np.float32)
-            matrix[:, g * 20 : g * 20 + 20] += 3.0
-            Segment.objects.bulk_create(
-                Segment(video=video, index=i, start_seconds=10 * i, end_seconds=10 * i + 10,
-                        audio=row[:68], visual=row[68:])
-                for i, row in enumerate(matrix)
-            )  # fmt: skip
-            VideoFeatures.objects.create(
-                video=video, segment_count=4, audio_mean=matrix[:, :68].mean(0),
-                visual_mean=matrix[:, 68:].mean(0),
-            )  # fmt: skip
-            videos.append(video)
-    return videos
-
-
 def _expected_code(video: Video, version) -> np.ndarray:
     [batch] = encode_batches([video.pk], version)
     return batch.encodings[0].code
 
 
 def test_the_worker_keeps_its_model_and_picks_up_a_new_active_one(redis_conn):
-    videos = _synthetic_catalog()
+    videos = separable_catalog(per_genre=4, segments=4)
     first = train_model(epochs=2, verbose=0)
     catalog_work.activate_model(first)
     worker = start_worker("default", MVSIM_PIPELINE_PRELOAD_MODELS="1", MVSIM_MUSIC_EMBEDDINGS="1")
