@@ -2,11 +2,24 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from catalog.models import TrackMetadata
-from features.models import FeatureDefinition, Segment, VideoFeatures
-from ml.models import ModelVersion
-from search.models import Search, SearchSettings, VideoVector
-from tests.factories import GenreFactory, VideoFactory, random_vector
+from tests.factories import (
+    CatalogMapFactory,
+    EvaluationRunFactory,
+    FeatureDefinitionFactory,
+    FeatureStatsFactory,
+    GenreFactory,
+    MapPointFactory,
+    MaterializationFactory,
+    ModelVersionFactory,
+    SearchFactory,
+    SearchSettingsFactory,
+    SegmentFactory,
+    StageRunFactory,
+    TrackMetadataFactory,
+    VideoFactory,
+    VideoFeaturesFactory,
+    VideoVectorFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -14,38 +27,27 @@ ADMIN_MODELS = sorted(admin.site._registry, key=lambda model: model._meta.label)
 
 
 def _one_of_each() -> dict:
+    """A row of every model with an admin (keyed by label), all about one video."""
     genre = GenreFactory(name="Blues")
     video = VideoFactory(genre=genre, predicted_genre=genre, predicted_confidence=0.7)
-    FeatureDefinition.objects.get_or_create(
-        position=0, defaults={"name": "zcr_mean", "modality": "audio"}
-    )
+    catalog_map = CatalogMapFactory()
+    MapPointFactory(catalog_map=catalog_map, video=video)
     return {
         "catalog.genre": genre,
         "catalog.video": video,
-        "catalog.trackmetadata": TrackMetadata.objects.create(video=video, tempo=90.0),
-        "features.featuredefinition": FeatureDefinition.objects.order_by("position").first(),
-        "features.segment": Segment.objects.create(
-            video=video,
-            index=0,
-            start_seconds=0,
-            end_seconds=10,
-            audio=random_vector(68, 1),
-            visual=random_vector(354, 2),
-        ),
-        "features.videofeatures": VideoFeatures.objects.create(
-            video=video,
-            segment_count=1,
-            audio_mean=random_vector(68, 3),
-            visual_mean=random_vector(354, 4),
-        ),
-        "search.videovector": VideoVector.objects.create(video=video, code=random_vector(40, 5)),
-        "search.searchsettings": SearchSettings.load(),
-        "search.search": Search.objects.create(
-            query_video=video, representation="both", metric="cosine"
-        ),
-        "ml.modelversion": ModelVersion.objects.create(
-            name="v1", artifact_dir="models/1", metrics={"val_accuracy": 0.5}
-        ),
+        "catalog.trackmetadata": TrackMetadataFactory(video=video, tempo=90.0),
+        "features.featuredefinition": FeatureDefinitionFactory(position=0),
+        "features.segment": SegmentFactory(video=video, index=0),
+        "features.videofeatures": VideoFeaturesFactory(video=video),
+        "search.videovector": VideoVectorFactory(video=video, with_code=True),
+        "search.searchsettings": SearchSettingsFactory(),
+        "search.search": SearchFactory(query_video=video),
+        "search.featurestats": FeatureStatsFactory(n_videos=1),
+        "search.materialization": MaterializationFactory(),
+        "ml.modelversion": ModelVersionFactory(name="v1", metrics={"val_accuracy": 0.5}),
+        "pipeline.stagerun": StageRunFactory(video=video, stage="extracting"),
+        "evaluation.evaluationrun": EvaluationRunFactory(finished=True),
+        "evaluation.catalogmap": catalog_map,
     }
 
 
@@ -89,8 +91,8 @@ def test_rq_dashboard_reachable_from_admin(staff_client, redis_conn):
 
 
 def test_model_version_activate_action_keeps_one_active(staff_client):
-    first = ModelVersion.objects.create(name="a", artifact_dir="m/a", is_active=True)
-    second = ModelVersion.objects.create(name="b", artifact_dir="m/b")
+    first = ModelVersionFactory(name="a", is_active=True)
+    second = ModelVersionFactory(name="b")
     response = staff_client.post(
         reverse("admin:ml_modelversion_changelist"),
         {"action": "activate", "_selected_action": [second.pk]},

@@ -4,8 +4,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from catalog.models import Genre
-from search.models import VideoVector
-from tests.factories import VideoFactory, random_vector
+from tests.factories import VideoVectorFactory, random_vector
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +36,7 @@ def test_product_genres_seeded():
 )
 def test_hnsw_index_serves_knn_query(operator, index):
     for seed in range(50):
-        VideoVector.objects.create(video=VideoFactory(), code=random_vector(40, seed))
+        VideoVectorFactory(audio=None, visual=None, code=random_vector(40, seed))
     query = "[" + ",".join(str(x) for x in random_vector(40, 999)) + "]"
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE search_videovector")

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from tests.factories import VideoVectorFactory
 from tests.pipeline.conftest import ROOT, worker_env
-from tests.search_web import vector_video
 
 SCRIPT = textwrap.dedent(
     """
@@ -47,7 +47,7 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_web_process_never_imports_tensorflow(tmp_path, redis_conn):
-    video = vector_video(1, code=True, title="served")
+    video = VideoVectorFactory(video__title="served", with_code=True, seed=1).video
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(video.pk), str(tmp_path / "q.mp4")],
         cwd=ROOT,
