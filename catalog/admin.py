@@ -19,7 +19,7 @@ from pipeline.stages import IN_PROGRESS
 class GenreAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "catalog_videos"]
     search_fields = ["name"]
-    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["slug"]  # always derived from the name (Genre.save)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(_videos=Count("videos"))

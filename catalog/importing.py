@@ -26,8 +26,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 
+from catalog.genres import UnknownGenre
+from catalog.intake import DuplicateContent, add_video, duplicate_of
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
-from catalog.services import VIDEO_DIR, DuplicateContent, file_sha256, media_name
+from catalog.selectors import catalog_videos, genre_by_name
+from catalog.services import VIDEO_DIR, file_sha256, media_name
 
 MEDIA_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac"})
 COPY_CHUNK = 1 << 20
@@ -35,37 +38,6 @@ COPY_CHUNK = 1 << 20
 
 class ImportInputError(ValueError):
     """Bad input for an import (folder, genre, CSV): the message is for the user."""
-
-
-class UnknownGenre(ImportInputError):
-    def __init__(self, name: str):
-        names = list(Genre.objects.values_list("name", flat=True))
-        super().__init__(
-            f"Unknown genre {name!r}. Existing genres: {', '.join(names) or '(none)'}. "
-            "Use --create-genre to create it."
-        )
-
-
-def genre_key(name: str) -> str:
-    """ "Hip Hop", "hip-hop" and "hiphop" are one genre (folder names rarely have spaces)."""
-    return re.sub(r"[\W_]+", "", name).casefold()
-
-
-def find_genre(name: str) -> Genre | None:
-    key = genre_key(name)
-    if not key:
-        return None
-    return next((g for g in Genre.objects.all() if genre_key(g.name) == key), None)
-
-
-def resolve_genre(name: str, *, create: bool = False) -> Genre:
-    """The genre named `name` (matched by `genre_key`); created when `create`, else UnknownGenre."""
-    genre = find_genre(name)
-    if genre is not None:
-        return genre
-    if not create or not genre_key(name):
-        raise UnknownGenre(name)
-    return Genre.objects.create(name=name.strip())
 
 
 # --- folder import -----------------------------------------------------------------------------
@@ -117,8 +89,8 @@ def import_media_file(
     can't be read or written. Leaves no file without a row and no row without a file.
     """
     sha = file_sha256(path)
-    if existing := Video.objects.filter(content_sha256=sha).first():
-        raise DuplicateContent(existing)
+    if (duplicate := duplicate_of(sha256=sha)) is not None:  # checked before copying
+        raise duplicate
     target_dir = Path(settings.MEDIA_ROOT) / VIDEO_DIR
     target_dir.mkdir(parents=True, exist_ok=True)
     stem = get_valid_filename(path.stem)[:80] or "media"
@@ -126,34 +98,31 @@ def import_media_file(
     # A dot name: never mistaken for media (or for yt-dlp's "<id>.<ext>") if we are killed.
     temp = target_dir / f".import-{uuid.uuid4().hex}.part"
     renamed = False
+
+    def then(video: Video) -> None:
+        nonlocal renamed
+        if on_created is not None:
+            on_created(video)
+        # Last step inside the transaction: if it fails, the row is rolled back.
+        os.replace(temp, final)
+        renamed = True
+
     try:
         copied_sha = _copy_with_sha256(path, temp)
         if copied_sha != sha:
             raise OSError(f"{path} changed while it was being imported; try again")
-        with transaction.atomic():
-            video = Video.objects.create(
-                title=title or title_from_filename(path),
-                source=VideoSource.LOCAL,
-                original_filename=path.name[:300],
-                content_sha256=sha,
-                media=media_name(final),
-                genre=genre,
-            )
-            if on_created is not None:
-                on_created(video)
-            # Last step inside the transaction: if it fails, the row is rolled back.
-            os.replace(temp, final)
-            renamed = True
-    except IntegrityError:
-        _remove(temp, final if renamed else None)
-        existing = Video.objects.filter(content_sha256=sha).first()
-        if existing is not None:  # another import took the same file in the meantime
-            raise DuplicateContent(existing) from None
-        raise
-    except BaseException:
+        return add_video(
+            title=title or title_from_filename(path),
+            source=VideoSource.LOCAL,
+            original_filename=path.name[:300],
+            content_sha256=sha,
+            media=media_name(final),
+            genre=genre,
+            then=then,
+        )
+    except BaseException:  # DuplicateContent too: another import took the same file meanwhile
         _remove(temp, final if renamed else None)
         raise
-    return video
 
 
 def import_folder(
@@ -182,12 +151,12 @@ def import_folder(
             if genre_from_subdir and len(relative.parts) > 1:
                 subdir = relative.parts[0]
                 if subdir not in genres:
-                    genres[subdir] = resolve_genre(subdir, create=create_subdir_genres)
+                    genres[subdir] = genre_by_name(subdir, create=create_subdir_genres)
                 file_genre = genres[subdir]
             video = import_media_file(path, genre=file_genre, on_created=on_created)
         except DuplicateContent as exc:
             result.duplicates.append((path, exc.existing))
-        except (OSError, ImportInputError) as exc:
+        except (OSError, ImportInputError, UnknownGenre) as exc:
             result.failed.append((path, str(exc)))
         else:
             result.imported.append(video)
@@ -317,10 +286,10 @@ def apply_metadata_row(row: dict[str, str]) -> Video:
         values[name] = value
     genre = None
     if row.get("genre"):
-        genre = find_genre(row["genre"])
-        if genre is None:
-            existing = ", ".join(Genre.objects.values_list("name", flat=True))
-            raise RowError(f"unknown genre {row['genre']!r} (existing: {existing})")
+        try:
+            genre = genre_by_name(row["genre"])
+        except UnknownGenre as exc:
+            raise RowError(str(exc).rstrip(".")) from None
     spotify_id = row.get("spotify_id") or None
     if spotify_id:
         other = TrackMetadata.objects.filter(spotify_id=spotify_id).exclude(video=video).first()
@@ -351,7 +320,7 @@ def apply_metadata_row(row: dict[str, str]) -> Video:
 
 
 def _video_for_row(row: dict[str, str]) -> Video:
-    catalog = Video.objects.filter(is_query=False)
+    catalog = catalog_videos()
     if youtube_id := row.get("youtube_id"):
         video = catalog.filter(youtube_id=youtube_id).first()
         if video is None:

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils.module_loading import import_string
 
 from catalog import selectors
+from catalog.genres import UnknownGenre, match_genre_name
+from catalog.intake import DuplicateContent, add_video
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource, VideoStatus
 from catalog.services import youtube_client
 from catalog.spotify_client import (
@@ -45,16 +47,6 @@ TRACK_BATCH = 50
 # How many more tracks than the quota we may look at, to replace ones we can't use
 # (no YouTube match, video already in the catalog). The walk is lazy: we stop at the quota.
 CANDIDATE_FACTOR = 4
-
-
-class UnknownGenreError(ValueError):
-    def __init__(self, unknown: list[str], valid: list[str]):
-        self.unknown = unknown
-        self.valid = valid
-        super().__init__(
-            f"Unknown genre{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-            f"Valid genres (case does not matter): {', '.join(valid)}."
-        )
 
 
 @dataclass(frozen=True)
@@ -100,19 +92,32 @@ class _Claimed:
 
 
 def resolve_genre_names(names: Iterable[str] | None) -> list[str]:
-    """Canonical genre names for user input (case-insensitive); default: the product genres.
+    """Canonical genre names for user input, matched like every genre name (by slug, see
+    `catalog.genres`); default: the product genres. Raises UnknownGenre for a name that is
+    neither a genre in the database nor a product genre (settings.GENRES), or for no name.
 
-    Valid names are the product genres (settings.GENRES) and any other genre in the database.
+    Writes nothing (a dry run asks too): a product genre missing from the database is
+    created when its first video is.
     """
-    valid = list(dict.fromkeys([*settings.GENRES, *Genre.objects.values_list("name", flat=True)]))
     if names is None:
         return list(settings.GENRES)
-    by_key = {name.casefold(): name for name in valid}
     wanted = [name.strip() for name in names if name.strip()]
-    unknown = [name for name in wanted if name.casefold() not in by_key]
-    if unknown or not wanted:
-        raise UnknownGenreError(unknown or ["(none given)"], valid)
-    return list(dict.fromkeys(by_key[name.casefold()] for name in wanted))
+    if not wanted:
+        raise UnknownGenre("", _valid_genre_names())
+    resolved = []
+    for name in wanted:
+        try:
+            resolved.append(selectors.genre_by_name(name).name)
+        except UnknownGenre:
+            product = match_genre_name(name, settings.GENRES)
+            if product is None:
+                raise UnknownGenre(name, _valid_genre_names()) from None
+            resolved.append(product)
+    return list(dict.fromkeys(resolved))
+
+
+def _valid_genre_names() -> list[str]:
+    return list(dict.fromkeys([*settings.GENRES, *selectors.known_genre_names()]))
 
 
 def spotify_client_from_settings(*, sleep: Callable[[float], None] = time.sleep) -> SpotifyClient:
@@ -156,11 +161,6 @@ def youtube_id_of(url: str) -> str | None:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def genre_for_name(name: str) -> Genre:
-    genre = Genre.objects.filter(name__iexact=name).first()
-    return genre or Genre.objects.create(name=name)
-
-
 def create_ingested_video(
     *,
     genre: Genre,
@@ -173,7 +173,8 @@ def create_ingested_video(
 ) -> Video:
     """The video, its metadata and ``on_created(video)``, all or nothing.
 
-    Raises IntegrityError when another run added the same Spotify track or YouTube video.
+    Raises DuplicateContent when the YouTube video (or URL) is already there, IntegrityError
+    when another run added the same Spotify track at the same moment.
     """
     values: dict[str, float] = {}
     sources: dict[str, str] = {}
@@ -184,16 +185,8 @@ def create_ingested_video(
     # False: Spotify refuses this app its audio features (our analysis fills them later);
     # None: the endpoint works but has nothing for this track.
     available = False if features_refused else (True if features is not None else None)
-    with transaction.atomic():
-        video = Video.objects.create(
-            source=VideoSource.YOUTUBE,
-            source_url=url,
-            youtube_id=youtube_id,
-            title=track.title[:300],
-            artist=", ".join(track.artists)[:300],
-            genre=genre,
-            status=VideoStatus.PENDING,
-        )
+
+    def then(video: Video) -> None:
         TrackMetadata.objects.create(
             video=video,
             spotify_id=track.spotify_id,
@@ -205,7 +198,17 @@ def create_ingested_video(
         )
         if on_created is not None:
             on_created(video)
-    return video
+
+    return add_video(
+        source=VideoSource.YOUTUBE,
+        source_url=url,
+        youtube_id=youtube_id,
+        title=track.title[:300],
+        artist=", ".join(track.artists)[:300],
+        genre=genre,
+        status=VideoStatus.PENDING,
+        then=then,
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def ingest_genre(
     result = GenreResult(genre_name, had=selectors.ingested_track_count(genre_name))
     if result.had >= per_genre:
         return result
-    genre = None if dry_run else genre_for_name(genre_name)
+    genre = None if dry_run else selectors.genre_by_name(genre_name, create=True)
     skip_ids = selectors.spotify_ids_in_catalog() | claimed.spotify_ids
     tracks = spotify.top_tracks_for_genre(
         genre_name, (per_genre - result.had) * CANDIDATE_FACTOR, skip_ids=skip_ids
@@ -323,7 +326,9 @@ def _ingest_track(
         return
     youtube_id = youtube_id_of(url)
     source_key = youtube_id or url
-    if source_key in claimed.sources or selectors.video_with_source_exists(url, youtube_id):
+    if source_key in claimed.sources or selectors.existing_video(
+        source_url=url, youtube_id=youtube_id
+    ):
         result.skipped += 1
         return
     claimed.sources.add(source_key)
@@ -343,7 +348,7 @@ def _ingest_track(
             features_refused=features_refused,
             on_created=on_created,
         )
-    except IntegrityError:
+    except (DuplicateContent, IntegrityError):
         # Another ingest running at the same time added this track or video first.
         result.skipped += 1
         return

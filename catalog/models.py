@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.utils.text import slugify
+
+from catalog.genres import genre_slug
 
 
 class Genre(models.Model):
     name = models.CharField(max_length=60, unique=True)
-    slug = models.SlugField(max_length=60, unique=True)
+    slug = models.SlugField(
+        max_length=60,
+        unique=True,
+        editable=False,
+        help_text="Always genre_slug(name): what genre names are matched on (catalog.genres).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -18,8 +24,10 @@ class Genre(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        if not self.slug:
-            self.slug = slugify(self.name)
+        self.slug = genre_slug(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "slug"}
         super().save(*args, **kwargs)
 
 

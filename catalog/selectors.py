@@ -4,23 +4,58 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Replace
 
-from catalog.models import Video, VideoSource, VideoStatus
+from catalog.genres import UnknownGenre, genre_slug, loose_slug
+from catalog.models import Genre, Video, VideoSource, VideoStatus
+
+
+def in_catalog(path: str = "") -> Q:
+    """The filter that says "a catalog video, not a user's query"; `path` reaches the video
+    from another model (``VideoFeatures.objects.filter(in_catalog("video"))``)."""
+    return Q(**{f"{path}__is_query" if path else "is_query": False})
 
 
 def catalog_videos() -> QuerySet[Video]:
-    return Video.objects.filter(is_query=False)
+    return Video.objects.filter(in_catalog())
+
+
+def genre_by_name(name: str, *, create: bool = False) -> Genre:
+    """The genre a person means by `name`, matched on the slug (see `catalog.genres`):
+    "Hip Hop", "hip-hop", "hip_hop" and "HIP HOP" are one genre, and so is "hiphop".
+
+    Raises UnknownGenre (listing the known genres) when none matches, unless `create`: then
+    a genre called `name` is created (`catalog.services.create_genre`).
+    """
+    slug = genre_slug(name)
+    if slug:
+        genre = Genre.objects.filter(slug=slug).first()
+        if genre is not None:
+            return genre
+        genre = (
+            Genre.objects.annotate(_loose=Replace("slug", Value("-"), Value("")))
+            .filter(_loose=loose_slug(slug))
+            .order_by("pk")
+            .first()
+        )
+        if genre is not None:
+            return genre
+        if create:
+            from catalog.services import create_genre  # selectors read; services write
+
+            return create_genre(name)
+    raise UnknownGenre(name, known_genre_names())
+
+
+def known_genre_names() -> list[str]:
+    return list(Genre.objects.order_by("name").values_list("name", flat=True))
 
 
 def catalog_is_demo() -> bool:
     """True while every catalog video came from the procedural demo generator."""
     videos = catalog_videos()
     return videos.exists() and not videos.exclude(source=VideoSource.DEMO).exists()
-
-
-def ready_catalog_videos() -> QuerySet[Video]:
-    return catalog_videos().filter(status=VideoStatus.READY)
 
 
 # --- Catalog health (ingest --report) --------------------------------------------------------
@@ -79,14 +114,28 @@ def ingested_track_count(genre_name: str) -> int:
     """Catalog videos of this genre that came from a Spotify track (the ingest's quota)."""
     return (
         catalog_videos()
-        .filter(genre__name__iexact=genre_name, metadata__spotify_id__isnull=False)
+        .filter(genre__slug=genre_slug(genre_name), metadata__spotify_id__isnull=False)
         .count()
     )
 
 
-def video_with_source_exists(url: str, youtube_id: str | None) -> bool:
-    """A video with this YouTube id, or (for other hosts) this exact source URL, exists."""
-    from django.db.models import Q
-
-    match = Q(source_url=url) | Q(youtube_id=youtube_id) if youtube_id else Q(source_url=url)
-    return Video.objects.filter(match).exists()
+def existing_video(
+    *,
+    sha256: str = "",
+    youtube_id: str | None = None,
+    source_url: str = "",
+    exclude: int | None = None,
+) -> Video | None:
+    """The stored video (catalog or query; not the one with pk `exclude`) with this content
+    hash, YouTube id or source URL: the one rule for "we have this video already" (see
+    `catalog.intake.add_video`)."""
+    match = Q()
+    if sha256:
+        match |= Q(content_sha256=sha256)
+    if youtube_id:
+        match |= Q(youtube_id=youtube_id)
+    if source_url:
+        match |= Q(source_url=source_url)
+    if not match:
+        return None
+    return Video.objects.filter(match).exclude(pk=exclude).order_by("pk").first()

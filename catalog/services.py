@@ -7,10 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from catalog.genres import genre_slug
+from catalog.intake import DuplicateContent
 from catalog.models import Genre, Video
+from catalog.selectors import existing_video, genre_by_name
 from catalog.youtube_client import YouTubeClient
 
 VIDEO_DIR = "videos"
@@ -18,15 +21,20 @@ VIDEO_DIR = "videos"
 
 def ensure_product_genres() -> list[Genre]:
     """The product's genres exist (the data migration creates them; flushes can remove them)."""
-    return [Genre.objects.get_or_create(name=name)[0] for name in settings.GENRES]
+    return [genre_by_name(name, create=True) for name in settings.GENRES]
 
 
-class DuplicateContent(ValueError):
-    """The downloaded or imported file is byte-identical to a video we already have."""
-
-    def __init__(self, existing: Video):
-        super().__init__(f"Same file as video {existing.pk} ({existing}); not added twice.")
-        self.existing = existing
+def create_genre(name: str) -> Genre:
+    """A new genre called `name` (use ``selectors.genre_by_name(name, create=True)``, which
+    looks for it first). One created at the same moment by someone else is returned."""
+    name = " ".join(name.split())[: Genre._meta.get_field("name").max_length]
+    if not genre_slug(name):
+        raise ValueError(f"{name!r} has no letters or digits to name a genre by")
+    try:
+        with transaction.atomic():
+            return Genre.objects.create(name=name)
+    except IntegrityError:
+        return Genre.objects.get(slug=genre_slug(name))
 
 
 def youtube_client(resolver=None) -> YouTubeClient:
@@ -61,7 +69,7 @@ def download_video_media(video_id: int, client: YouTubeClient | None = None) -> 
         raise ValueError(f"video {video_id} has no source URL to download")
     result = (client or youtube_client()).download(video.source_url)
     sha = file_sha256(result.path)
-    duplicate = Video.objects.filter(content_sha256=sha).exclude(pk=video.pk).first()
+    duplicate = existing_video(sha256=sha, exclude=video.pk)
     if duplicate is not None and not video.is_query:
         raise DuplicateContent(duplicate)
     with transaction.atomic():
@@ -108,7 +116,7 @@ def record_predictions(predictions: Iterable[tuple[int, str, float]]) -> int:
     names = {name for _, name, _ in predictions}
     genres = {genre.name: genre for genre in Genre.objects.filter(name__in=names)}
     for name in names - genres.keys():
-        genres[name] = Genre.objects.get_or_create(name=name)[0]
+        genres[name] = genre_by_name(name, create=True)
     for video_id, name, confidence in predictions:
         Video.objects.filter(pk=video_id).update(
             predicted_genre=genres[name], predicted_confidence=float(confidence)

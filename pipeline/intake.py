@@ -7,6 +7,10 @@ URL never reaches the database, a rejected upload leaves no file and no row; wit
 already known (same YouTube id, same content hash) is reused, so nothing is downloaded or
 extracted twice — unless it failed or is stuck, then it starts again. Each accepted search is
 logged as a `search.Search` row.
+
+The rows themselves, and the rule that a video is already there, are the catalog's
+(`catalog.intake`, shared with folder import, ingest and the demo catalog); this module
+checks the input, stores the uploaded bytes and starts the processing.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
-from catalog.models import Video, VideoSource, VideoStatus
+from catalog.intake import DuplicateContent, add_upload_query, add_url_query, discard_query
+from catalog.models import Video, VideoStatus
+from catalog.selectors import existing_video
 from catalog.url_safety import UnsafeUrl, parse_youtube_url
 from features.media import MediaError, probe
 from mvsite.queues import QueueUnavailable, require_queue
@@ -100,6 +105,19 @@ def _reuse(video: Video) -> Intake:
     return Intake(video=video, created=False, job_id=job_id)
 
 
+class _Starting:
+    """Starts a new query's processing in the transaction that stores it (`add_video`'s
+    ``then``); keeps the video and the job id, also for the clean-up when the queue is down."""
+
+    video: Video | None = None
+    job_id: str | None = None
+
+    def __call__(self, video: Video) -> None:
+        self.video = video
+        run = start(video)
+        self.job_id = run.job_id if run else None
+
+
 # --- YouTube URL -----------------------------------------------------------------------------
 
 
@@ -120,32 +138,19 @@ def submit_url(url: str, *, allowed_hosts: Iterable[str] | None = None) -> Intak
         raise IntakeError(str(exc), field="url") from None
 
     require_queue()
-    existing = Video.objects.filter(youtube_id=parsed.video_id).first()
+    existing = existing_video(youtube_id=parsed.video_id)
     if existing is not None:
         return _reuse(existing)
-    video = run = None
+    starting = _Starting()
     try:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    video = Video.objects.create(
-                        is_query=True,
-                        source=VideoSource.YOUTUBE,
-                        source_url=parsed.url,
-                        youtube_id=parsed.video_id,
-                        status=VideoStatus.PENDING,
-                    )
-            except IntegrityError:  # the same URL submitted concurrently
-                video = None
-            if video is not None:
-                run = start(video)
+        video = add_url_query(parsed.url, parsed.video_id, then=starting)
+    except DuplicateContent as duplicate:  # the same URL submitted concurrently
+        return _reuse(duplicate.existing)
     except QueueUnavailable:
-        _forget(video)
+        discard_query(starting.video)
         raise
-    if video is not None:
-        video.refresh_from_db()
-        return Intake(video=video, created=True, job_id=run.job_id if run else None)
-    return _reuse(Video.objects.get(youtube_id=parsed.video_id))
+    video.refresh_from_db()
+    return Intake(video=video, created=True, job_id=starting.job_id)
 
 
 # --- upload ----------------------------------------------------------------------------------
@@ -243,52 +248,35 @@ def submit_upload(uploaded) -> Intake:
         sha = digest.hexdigest()
         info = _probe_upload(path, original)
 
-        existing = Video.objects.filter(content_sha256=sha).first()
+        existing = existing_video(sha256=sha)
         if existing is not None:
             return _reuse(existing)
 
         final = path.with_suffix(_extension_for(info.format_name, info.video_codec))
         path.rename(final)
         path = final
-        video = run = None
+        starting = _Starting()
         try:
-            with transaction.atomic():
-                try:
-                    with transaction.atomic():
-                        video = Video.objects.create(
-                            is_query=True,
-                            source=VideoSource.UPLOAD,
-                            title=Path(original).stem[:300],
-                            original_filename=original,
-                            media=f"{UPLOAD_DIR}/{final.name}",
-                            content_sha256=sha,
-                            duration_seconds=info.duration,
-                            has_audio=info.has_audio,
-                            has_video=info.has_video,
-                            status=VideoStatus.PENDING,
-                        )
-                except IntegrityError:  # the same file uploaded concurrently
-                    video = None
-                if video is not None:
-                    run = start(video)
+            video = add_upload_query(
+                media=f"{UPLOAD_DIR}/{final.name}",
+                original_filename=original,
+                sha256=sha,
+                duration=info.duration,
+                has_audio=info.has_audio,
+                has_video=info.has_video,
+                then=starting,
+            )
+        except DuplicateContent as duplicate:  # the same file uploaded concurrently
+            return _reuse(duplicate.existing)
         except QueueUnavailable:
-            _forget(video)  # the file goes in `finally`
+            discard_query(starting.video)  # the file goes in `finally`
             raise
-        if video is not None:
-            keep = True  # committed: the row owns the file now
-            video.refresh_from_db()
-            return Intake(video=video, created=True, job_id=run.job_id if run else None)
-        return _reuse(Video.objects.get(content_sha256=sha))
+        keep = True  # committed: the row owns the file now
+        video.refresh_from_db()
+        return Intake(video=video, created=True, job_id=starting.job_id)
     finally:
         if not keep:
             path.unlink(missing_ok=True)
-
-
-def _forget(video: Video | None) -> None:
-    """A new query whose first job could not be queued: the user got a 503 and no search, so
-    the row goes too (a later submission starts afresh)."""
-    if video is not None:
-        Video.objects.filter(pk=video.pk, is_query=True).delete()
 
 
 # --- existing video --------------------------------------------------------------------------

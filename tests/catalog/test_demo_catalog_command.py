@@ -78,3 +78,12 @@ def test_bootstrap_demo_queues_training_for_when_the_catalog_is_processed(
     call_command("bootstrap_demo")
     assert Video.objects.count() == 2
     assert "catalog present" in capsys.readouterr().out
+
+
+def test_demo_catalog_takes_genre_names_like_every_command():
+    call_command(
+        "demo_catalog", "--per-genre", "1", "--duration", "5", "--genres", "hip_hop,HIP-HOP",
+        "--process", "none",
+    )  # fmt: skip
+    [video] = Video.objects.all()
+    assert video.genre.name == "Hip Hop" and video.genre.slug == "hip-hop"

@@ -22,15 +22,15 @@ from catalog.demo import (
     GENRES,
     DemoClip,
     DemoGenerationError,
-    UnknownGenre,
+    demo_genre,
     generate_demo_catalog,
     generate_demo_video,
     plan_clip,
     render_clip_audio,
     render_clip_frames,
-    resolve_genre,
 )
 from catalog.demo_audio import SR
+from catalog.genres import UnknownGenre
 from tests.mediagen import FFMPEG
 
 SMALL = (64, 36)
@@ -107,7 +107,8 @@ def test_unknown_genre_lists_valid_names(tmp_path: Path) -> None:
     with pytest.raises(UnknownGenre):
         generate_demo_catalog(tmp_path, per_genre=1, seed=1, genres=["Rock", "Polka"])
     assert list(tmp_path.iterdir()) == []
-    assert resolve_genre("hip-hop") == "Hip Hop" and resolve_genre("METAL") == "Metal"
+    assert demo_genre("hip-hop") == "Hip Hop" and demo_genre("METAL") == "Metal"
+    assert demo_genre("hip_hop") == demo_genre("hiphop") == "Hip Hop"
 
 
 def test_ten_genres_with_characteristic_tempo_ranges() -> None:

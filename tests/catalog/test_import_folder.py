@@ -139,7 +139,9 @@ def test_failed_file_leaves_no_row_no_file_and_no_job(
 def test_unknown_genre_lists_existing_ones_unless_created(media_root, run_import, tmp_path):
     ensure_product_genres()
     write(tmp_path / "in" / "x.flac", b"flac-ish")
-    with pytest.raises(CommandError, match=r"Unknown genre 'Polka'\. Existing genres: .*Blues"):
+    with pytest.raises(
+        CommandError, match=r"Unknown genre 'Polka'\. Known genres: .*Blues.*\. Use --create-genre"
+    ):
         run_import(tmp_path / "in", "--genre", "Polka")
     assert Video.objects.count() == 0
 

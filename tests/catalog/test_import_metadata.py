@@ -66,7 +66,7 @@ def test_good_rows_are_kept_and_bad_rows_reported_by_line(tmp_path, videos):
     assert "Line 4: no catalog video imported from a file named 'missing.wav'" in err
     assert "Line 5: energy 1.7 is out of range (0 to 1)" in err
     assert "Line 6: tempo 'fast' is not a number" in err
-    assert "Line 7: unknown genre 'Polka' (existing: Blues, Country" in err
+    assert "Line 7: Unknown genre 'Polka'. Known genres: Blues, Country" in err
     assert "Line 9: no catalog video with youtube_id 'nosuchvideo'" in err
     assert "Line 2" not in err and "Line 3" not in err and "Line 8" not in err
 

@@ -343,8 +343,8 @@ def test_missing_credentials_name_both_variables(settings):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--genres", "Blues,Polka"], r"Unknown genre: Polka\. Valid genres .*Blues, Country"),
-        (["--genres", " , "], r"Unknown genre: \(none given\)"),
+        (["--genres", "Blues,Polka"], r"Unknown genre 'Polka'\. Known genres: .*Blues, Country"),
+        (["--genres", " , "], r"No genre given\. Known genres: Blues"),
         (["--per-genre", "0"], r"--per-genre must be between 1 and 1000, not 0"),
     ],
 )

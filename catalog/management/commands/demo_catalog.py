@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from catalog.demo import DemoGenerationError, UnknownGenre
+from catalog.demo import DemoGenerationError
 from catalog.demo_catalog import create_demo_catalog
+from catalog.genres import UnknownGenre
 from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 

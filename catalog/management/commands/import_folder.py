@@ -8,7 +8,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog import importing
+from catalog.genres import UnknownGenre
 from catalog.importing import ImportInputError
+from catalog.selectors import genre_by_name
 from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 SHOWN = 20  # file names listed per category; the counts are always complete
@@ -26,8 +28,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--genre-from-subdir",
             action="store_true",
-            help="The first folder below DIR names the genre (created when missing; "
-            "'hiphop' matches 'Hip Hop').",
+            help="The first folder below DIR names the genre (created when missing; names "
+            "match by slug: 'hip-hop', 'hip_hop' and 'hiphop' are 'Hip Hop').",
         )
         parser.add_argument(
             "--genre",
@@ -46,12 +48,12 @@ class Command(BaseCommand):
         place = choose_place(options["process"])
         try:
             genre = (
-                importing.resolve_genre(options["genre"], create=options["create_genre"])
+                genre_by_name(options["genre"], create=options["create_genre"])
                 if options["genre"]
                 else None
             )
-        except ImportInputError as exc:
-            raise CommandError(str(exc)) from None
+        except UnknownGenre as exc:
+            raise CommandError(f"{exc} Use --create-genre to create it.") from None
 
         with tqdm(unit="file", desc="import", disable=options["verbosity"] == 0) as bar:
 

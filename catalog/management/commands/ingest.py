@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog import ingest, selectors
+from catalog.genres import UnknownGenre
 from catalog.spotify_client import SpotifyAuthError, SpotifyCredentialsMissing
 from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
@@ -24,8 +25,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--genres",
-            help="Comma-separated genre names (case does not matter); default: the 10 product "
-            "genres (settings.GENRES).",
+            help="Comma-separated genre names (matched by slug: 'hip hop' and 'Hip-Hop' are "
+            "'Hip Hop'); default: the 10 product genres (settings.GENRES).",
         )
         parser.add_argument(
             "--per-genre",
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         names = options["genres"].split(",") if options["genres"] is not None else None
         try:
             genres = ingest.resolve_genre_names(names)
-        except ingest.UnknownGenreError as exc:
+        except UnknownGenre as exc:
             raise CommandError(str(exc)) from None
         try:
             spotify = ingest.spotify_client_from_settings()
