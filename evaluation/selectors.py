@@ -6,7 +6,7 @@ import numpy as np
 from django.db.models import Q, QuerySet
 
 from catalog.models import TrackMetadata, Video, VideoStatus
-from catalog.selectors import catalog_videos
+from catalog.selectors import catalog_videos, in_catalog
 from evaluation.models import CatalogMap, EvaluationRun, MapPoint, WorkStatus
 from evaluation.neighbours import CatalogArrays, group_codes
 from ml.selectors import active_model_version
@@ -44,8 +44,8 @@ def catalog_arrays(representation: str) -> CatalogArrays:
     the ranking rules need, ordered by video id."""
     rows = list(
         VideoVector.objects.filter(
+            in_catalog("video"),
             video__status=VideoStatus.READY,
-            video__is_query=False,
             **{f"{representation}__isnull": False},
         )
         .order_by("video_id")

@@ -11,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
-from catalog.models import Video
+from catalog.selectors import catalog_videos
 from ml.dataset import INPUT_FEATURES, INPUT_MUSIC, INPUT_WIDTHS, TrainingDataError
 from ml.inference import load_cached
 from ml.models import ModelVersion
@@ -101,7 +101,8 @@ def model_inputs(version: ModelVersion) -> str:
 
 def _labelled() -> dict[int, str]:
     videos = (
-        Video.objects.filter(is_query=False, genre__isnull=False, features__isnull=False)
+        catalog_videos()
+        .filter(genre__isnull=False, features__isnull=False)
         .order_by("pk")
         .values_list("pk", "genre__name")
     )

@@ -27,6 +27,7 @@ from rq import Callback, Retry
 from rq.job import Job
 
 from catalog.models import Video, VideoStatus
+from catalog.selectors import catalog_videos
 from catalog.services import set_processing_state
 from mvsite.queues import (
     QUEUE_DOWN_MESSAGE,
@@ -269,10 +270,7 @@ def _report(video_id: int, what: str, detail: str) -> None:
     if video is None:
         return
     counts = dict(
-        Video.objects.filter(is_query=False)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
+        catalog_videos().values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )
     busy = sum(counts.get(status, 0) for status in IN_PROGRESS)
     kind = "query" if video.is_query else "video"

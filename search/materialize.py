@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.db.models import BinaryField, F, Func
 from django.utils import timezone
 
+from catalog.selectors import in_catalog
 from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition, VideoFeatures
 from search.models import (
     FeatureStats,
@@ -270,7 +271,7 @@ def fit_stats() -> FeatureStats:
     """
     audio_stats, visual_stats = _RunningStats(AUDIO_DIM), _RunningStats(VISUAL_DIM)
     n_videos = 0
-    catalog = VideoFeatures.objects.filter(video__is_query=False)
+    catalog = VideoFeatures.objects.filter(in_catalog("video"))
     for batch in _feature_rows(catalog):
         n_videos += len(batch)  # rows: (id, audio, visual, has_audio, has_video, music)
         audio_stats.add(np.array([r[1] for r in batch if r[3] is not False], dtype=np.float64))
@@ -369,7 +370,7 @@ def refit_reason() -> str | None:
     stats = FeatureStats.objects.only("n_videos").first()
     if stats is None:
         return None
-    catalog = VideoFeatures.objects.filter(video__is_query=False).count()
+    catalog = VideoFeatures.objects.filter(in_catalog("video")).count()
     if catalog >= 2 * max(stats.n_videos, 1) and catalog >= 4:
         return f"catalog grew from {stats.n_videos} to {catalog} videos since the last fit"
     return None
