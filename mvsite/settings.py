@@ -74,6 +74,13 @@ EMBEDDED_POSTGRES = not env.env_str("DATABASE_URL")
 POSTGRES_DATA_DIR = env.postgres_data_dir()
 POSTGRES_SHARED_BUFFERS = env.env_str("MVSIM_PG_SHARED_BUFFERS", "2GB")
 DATABASES = {"default": env.database_config()}
+# psycopg prepares a statement once it has run 5 times on a connection (its default; Django turns it
+# off). Only server-side-binding cursors prepare: the k-NN search uses one (search/sql.py), the
+# ORM binds on the client. Behind a transaction-pooling PgBouncer older than 1.21 (or without
+# max_prepared_statements) set MVSIM_SEARCH_PREPARED_STATEMENTS=0.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    5 if env.env_bool("MVSIM_SEARCH_PREPARED_STATEMENTS", True) else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 

@@ -10,21 +10,25 @@ docs/benchmarks.md for what each part costs.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection
 
 from catalog.models import Genre, Video, VideoStatus
 from search.choices import POOLS
 from search.models import REPRESENTATION_DIMS, Metric, Representation, SearchSettings, VideoVector
+from search.sql import (
+    EF_SEARCH_MAX,
+    RELAXED,
+    SINGLE_PASS,
+    knn_statement,
+    ranked_statement,
+    run_search,
+)
 
 K_MAX = 100
-EF_SEARCH_MAX = 1000
 MIN_POOL_FACTOR = 10
 
 Pool = Literal["catalog", "queries"]
@@ -154,80 +158,6 @@ class Exclusions:
         return cls(video.pk, video.youtube_id or "", video.content_sha256 or "")
 
 
-@functools.lru_cache(maxsize=256)
-def knn_statement(
-    representation: str,
-    metric: str,
-    *,
-    by_video: bool,
-    genre: bool,
-    exclude_id: bool,
-    exclude_youtube: bool,
-    exclude_sha256: bool,
-    exact: bool,
-) -> str:
-    """The k-NN SQL for one shape of search, built once per process (names from the models).
-
-    Hand-written rather than compiled by the ORM on every call: at 1M videos the graph search
-    takes ~3 ms and compiling the equivalent queryset took another 0.5 ms. ``by_video``: the
-    query vector is read by a scalar subquery from the query video's own row, so it never
-    travels to Python and back (pgvector's index scan accepts it like a constant).
-    """
-    vectors, videos = VideoVector._meta.db_table, Video._meta.db_table
-    column = connection.ops.quote_name(representation)
-    operator = "<->" if metric == Metric.EUCLIDEAN else "<=>"
-    probe = (
-        f"(SELECT q.{column} FROM {vectors} q WHERE q.video_id = %(query_id)s)"
-        if by_video
-        else "%(vector)s::vector"
-    )
-    where = [f"vv.{column} IS NOT NULL", "v.status = %(status)s", "v.is_query = %(is_query)s"]
-    if genre:
-        where.append("(v.genre_id = %(genre_id)s OR v.predicted_genre_id = %(genre_id)s)")
-    if exclude_id:
-        where.append("vv.video_id <> %(exclude_id)s")
-    if exclude_youtube:
-        where.append("v.youtube_id IS DISTINCT FROM %(youtube_id)s")
-    if exclude_sha256:
-        where.append("v.content_sha256 <> %(content_sha256)s")
-    # Only the distance in ORDER BY so the HNSW index can serve it; exact ties are broken by
-    # ranked_statement's outer ORDER BY (and here when exact, where a second key is free).
-    return (
-        f"SELECT vv.video_id, vv.{column} {operator} {probe} AS distance, "
-        f"v.genre_id, v.predicted_genre_id "
-        f"FROM {vectors} vv JOIN {videos} v ON v.id = vv.video_id "
-        f"WHERE {' AND '.join(where)} "
-        f"ORDER BY {'2, 1' if exact else '2'} LIMIT %(limit)s"
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def ranked_statement(knn: str) -> str:
-    """One statement for a whole search: the k-NN pool (``knn``, a knn_statement), re-ranked
-    with the boost, and the k winners' Video rows with both genres joined, so a search is a
-    single round trip. Output columns: Video's concrete fields, then each genre's, then
-    distance, boosted distance and same-genre flag."""
-    videos, genres = Video._meta.db_table, Genre._meta.db_table
-    quote = connection.ops.quote_name
-    columns = [f"v.{quote(f.column)}" for f in Video._meta.concrete_fields]
-    for alias in ("g", "pg"):
-        columns += [f"{alias}.{quote(f.column)}" for f in Genre._meta.concrete_fields]
-    # %(query_genre_id)s IN (...) is NULL (not boosted) for a query without a genre.
-    same = "COALESCE(%(query_genre_id)s IN (pool.genre_id, pool.predicted_genre_id), false)"
-    return (
-        f"WITH pool AS MATERIALIZED ({knn}) "
-        f"SELECT {', '.join(columns)}, pool.distance, "
-        f"CASE WHEN {same} THEN pool.distance * %(boost)s ELSE pool.distance END AS boosted, "
-        f"{same} AS same_genre "
-        f"FROM pool JOIN {videos} v ON v.id = pool.video_id "
-        f"LEFT JOIN {genres} g ON g.id = v.genre_id "
-        f"LEFT JOIN {genres} pg ON pg.id = v.predicted_genre_id "
-        # NULL: the query video has no vector; NaN: cosine of a zero vector.
-        "WHERE pool.distance IS NOT NULL AND pool.distance <> 'NaN'::float8 "
-        "ORDER BY boosted, pool.distance, v.id LIMIT %(k)s"
-    )
-
-
 def nearest_rows(
     query: np.ndarray | int,
     *,
@@ -249,7 +179,7 @@ def nearest_rows(
     statement, params = _knn(
         query, representation, metric, limit, pool, genre, exclude or Exclusions(), exact
     )
-    return _run(statement, params, ef_search=max(ef_search, limit), exact=exact)
+    return run_search(statement, params, ef_search=max(ef_search, limit), exact=exact)
 
 
 def _knn(
@@ -266,6 +196,7 @@ def _knn(
     statement = knn_statement(
         representation,
         metric,
+        limit,
         by_video=by_video,
         genre=genre is not None,
         exclude_id=exclude.video_id is not None,
@@ -280,151 +211,12 @@ def _knn(
         "exclude_id": exclude.video_id,
         "youtube_id": exclude.youtube_id,
         "content_sha256": exclude.content_sha256,
-        "limit": limit,
     }
     if by_video:
         params["query_id"] = int(query)
     else:
         params["vector"] = "[" + ",".join(map(repr, np.asarray(query).tolist())) + "]"
     return statement, params
-
-
-RELAXED, SINGLE_PASS = "relaxed_order", "off"  # hnsw.iterative_scan modes
-
-
-def _run(
-    statement: str,
-    params: dict,
-    *,
-    ef_search: int,
-    exact: bool,
-    iterative: str = RELAXED,
-) -> list[tuple]:
-    """Execute a k-NN statement with the HNSW settings it needs.
-
-    ``iterative``: RELAXED (``hnsw.iterative_scan = relaxed_order``) keeps reading the index
-    until enough rows pass the filters (pool, status, exclusions, genre) instead of stopping
-    after ef_search candidates; a later pass may return rows slightly out of order, which the
-    statements re-sort. (strict_order was tried for LIMIT k without a pool: it drops nearer
-    rows found late instead, 14 wrong top-10s in 60 filtered queries vs 2 with
-    relaxed_order.) SINGLE_PASS (``off``) returns at most ef_search candidates but skips the
-    iterative bookkeeping (~0.4 ms of 3 ms at 1M); find_similar uses it only with plenty of
-    headroom and falls back to RELAXED when it comes back short. ``ef_search`` should be >=
-    the LIMIT so one pass usually fills it.
-    """
-    ef = str(min(EF_SEARCH_MAX, ef_search))
-    if exact:
-        # enable_indexscan must not outlive this query: SET LOCAL needs a transaction.
-        nested = connection.in_atomic_block
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                _SET_SEARCH_PARAMETERS + ", set_config('enable_indexscan', 'off', true)",
-                [ef, True, iterative, True],
-            )
-            cursor.execute(statement, params)
-            rows = cursor.fetchall()
-            if nested:  # SET LOCAL outlives a savepoint: don't leave index scans off
-                cursor.execute("SELECT set_config('enable_indexscan', 'on', true)")
-        return rows
-    with connection.cursor() as cursor:
-        if connection.in_atomic_block:
-            # Pipeline mode: the settings and the k-NN statement reach the server in one
-            # round trip; SET LOCAL, so nothing outlives the caller's transaction.
-            with connection.connection.pipeline():
-                cursor.execute(_SET_SEARCH_PARAMETERS, [ef, True, iterative, True])
-                cursor.execute(statement, params)
-                return cursor.fetchall()
-        return _run_prepared(cursor, statement, params, ef, iterative)
-
-
-@dataclass
-class _Session:
-    """What this process has set up on one server connection (outside transactions)."""
-
-    raw: object  # the psycopg connection it belongs to; a reconnect starts a new _Session
-    settings: tuple[str, str] | None = None  # (ef_search, iterative_scan) as last set
-    prepared: set[str] = field(default_factory=set)
-
-
-def _run_prepared(cursor, statement: str, params: dict, ef: str, iterative: str) -> list[tuple]:
-    """Autocommit (a web request, a job): the hnsw settings as session settings, sent only
-    when this connection's differ, and the statement as a server-side prepared statement, so
-    PostgreSQL plans it once per connection instead of every time (0.5 ms of a 4 ms search at
-    1M). Nothing else here sets hnsw.* or PREPAREs, and neither is undone by a later rollback
-    when done outside a transaction."""
-    name, prepared_sql, names = _prepared(statement, params.get("limit"), params.get("k"))
-    execute = f"EXECUTE {name}({', '.join(['%s'] * len(names))})" if names else f"EXECUTE {name}"
-    values = [params[n] for n in names]
-    for attempt in (1, 2):
-        raw = connection.connection
-        session = getattr(connection, "_mvsim_session", None)
-        if session is None or session.raw is not raw:
-            session = connection._mvsim_session = _Session(raw)
-        send_settings = session.settings != (ef, iterative)
-        send_prepare = name not in session.prepared
-        try:
-            if not (send_settings or send_prepare):
-                cursor.execute(execute, values)
-                return cursor.fetchall()
-            with raw.pipeline():
-                if send_settings:
-                    cursor.execute(_SET_SEARCH_PARAMETERS, [ef, False, iterative, False])
-                if send_prepare:
-                    cursor.execute(f"PREPARE {name} AS {prepared_sql}")
-                cursor.execute(execute, values)
-                rows = cursor.fetchall()
-        except Exception as exc:
-            # Whatever failed, the server's state is no longer known: start afresh (a PREPARE
-            # that went through before an error would otherwise make every later PREPARE of
-            # that name fail for the rest of the connection's life).
-            _forget_session(raw)
-            # 26000: the prepared statement is gone (DISCARD ALL, a pooler): prepare again.
-            if attempt == 1 and getattr(exc.__cause__, "sqlstate", None) == "26000":
-                continue
-            raise
-        session.settings = (ef, iterative)  # only once everything succeeded
-        session.prepared.add(name)
-        return rows
-    raise AssertionError("unreachable")
-
-
-def _forget_session(raw) -> None:
-    connection._mvsim_session = None
-    if raw.closed:
-        return
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("DEALLOCATE ALL")
-    except Exception:  # a broken connection: Django opens a new one, with nothing prepared
-        pass
-
-
-@functools.lru_cache(maxsize=512)
-def _prepared(statement: str, limit: int | None, k: int | None) -> tuple[str, str, tuple]:
-    """(name, SQL with $n placeholders, parameter names in $n order) for PREPARE.
-
-    The LIMITs become literals: with ``LIMIT $n`` a generic plan would have to guess the row
-    count and might prefer a sequential scan to the HNSW index.
-    """
-    if limit is not None:
-        statement = statement.replace("%(limit)s", str(int(limit)))
-    if k is not None:
-        statement = statement.replace("%(k)s", str(int(k)))
-    names: list[str] = []
-
-    def positional(match: re.Match) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    sql = re.sub(r"%\((\w+)\)s", positional, statement)
-    name = "mvsim_knn_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
-    return name, sql, tuple(names)
-
-
-_SET_SEARCH_PARAMETERS = (
-    "SELECT set_config('hnsw.ef_search', %s, %s), set_config('hnsw.iterative_scan', %s, %s)"
-)
 
 
 def find_similar(
@@ -479,11 +271,11 @@ def find_similar(
     knn, params = _knn(
         probe, representation, metric, pool_size, pool, genre, exclude or Exclusions(), exact
     )
-    params.update(query_genre_id=query_genre_id, boost=float(boost), k=k)
+    params.update(query_genre_id=query_genre_id, boost=float(boost))
     # The query video itself passes the index before the filter drops it: one more slot in
     # the first pass saves a second (iterative) pass over the graph.
     ef = max(ef_search, pool_size + (exclude is not None))
-    statement = ranked_statement(knn)
+    statement = ranked_statement(knn, k)
     # One pass over the graph is enough when the filters cannot starve it: the catalog pool
     # (nearly every indexed row is a ready catalog video; past queries are a small minority,
     # so that pool goes straight to iterative scans), no genre filter, and ef_search at least
@@ -491,9 +283,9 @@ def find_similar(
     # with iterative scans.
     single_pass = pool == "catalog" and genre is None and not exact and ef >= 2 * pool_size
     mode = SINGLE_PASS if single_pass else RELAXED
-    rows = _run(statement, params, ef_search=ef, exact=exact, iterative=mode)
+    rows = run_search(statement, params, ef_search=ef, exact=exact, iterative=mode)
     if single_pass and len(rows) < k:
-        rows = _run(statement, params, ef_search=ef, exact=exact)
+        rows = run_search(statement, params, ef_search=ef, exact=exact)
     if not rows:
         _explain_no_results(query, representation, metric)
         return []

@@ -3,7 +3,11 @@ reference of the standardised + weighted vectors (written from the spec, not fro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
+from django.db import connection
 
 from catalog.models import Video
 from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition
@@ -113,3 +117,17 @@ def brute_force(
         dist = 1 - matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
     order = sorted(range(len(ids)), key=lambda i: (dist[i], ids[i]))[:k]
     return [(ids[i], float(dist[i])) for i in order]
+
+
+@contextmanager
+def statements_sent() -> Iterator[list[tuple[str, dict]]]:
+    """Every statement the connection executes in the block, with its parameters, as written
+    (the query log shows server-side-bound statements with $n placeholders and no values)."""
+    sent: list[tuple[str, dict]] = []
+
+    def record(execute, sql, params, many, context):
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield sent

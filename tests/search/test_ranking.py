@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from catalog.models import VideoStatus
 from features.models import AUDIO_DIM, FeatureDefinition
@@ -22,6 +21,7 @@ from tests.search import (
     make_catalog,
     raw_features,
     reference_vectors,
+    statements_sent,
 )
 
 pytestmark = pytest.mark.django_db
@@ -91,16 +91,16 @@ def test_hnsw_path_uses_the_index_and_finds_the_same_top_k(catalog, representati
     )
     suffix = "l2" if metric == "euclidean" else "cos"
     _force_index_scans(f"vv_{representation}_{suffix}_hnsw")
-    with CaptureQueriesContext(connection) as captured:
+    with statements_sent() as sent:
         approx = find_similar(
             videos[7], representation=representation, metric=metric, k=5, boost=1.0
         )
     assert [m.video.pk for m in approx] == [m.video.pk for m in exact]
 
     operator = "<->" if metric == "euclidean" else "<=>"
-    knn_sql = next(q["sql"] for q in captured.captured_queries if operator in q["sql"])
+    knn_sql, params = next((sql, params) for sql, params in sent if operator in sql)
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + knn_sql)
+        cursor.execute("EXPLAIN " + knn_sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"Index Scan using vv_{representation}_{suffix}_hnsw" in plan, plan
 
