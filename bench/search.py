@@ -314,6 +314,26 @@ def measure_orm(
     return p50, p95, recall
 
 
+def measure_unprepared(size: str, column: str, metric: str, queries: np.ndarray) -> Row:
+    """The same vector queries with psycopg's prepared statements off (every search planned
+    again, as with MVSIM_SEARCH_PREPARED_STATEMENTS=0): what preparing saves."""
+    raw = connection.connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    try:
+        p50, p95, _ = measure_orm(column, metric, queries, None)
+    finally:
+        raw.prepare_threshold = threshold
+    log(f"{size} {column}/{metric} not prepared: p50 {p50:.2f} ms p95 {p95:.2f} ms")
+    return Row(
+        size,
+        f"baseline: find_similar, {column}, not prepared",
+        metric,
+        p50=p50,
+        p95=p95,
+        notes=[f"client CPU p50 {LAST_CPU[0]:.1f} ms"],
+    )
+
+
 def measure_video_queries(column: str, metric: str, ids: list[int]) -> Row:
     """find_similar from catalog videos, genre boost on (pool k x factor re-ranked), against
     the same search done exactly (sequential scan, same boost)."""
@@ -351,16 +371,17 @@ def measure_video_queries(column: str, metric: str, ids: list[int]) -> Row:
 
 
 def uses_index(column: str, metric: str, query: np.ndarray) -> bool:
-    from django.db import transaction
-    from django.test.utils import CaptureQueriesContext
+    sent: list[tuple[str, dict]] = []
 
-    # In a transaction find_similar sends its statement as is (outside one it EXECUTEs a
-    # prepared statement, whose text has no operator to find).
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+    def record(execute, statement, params, many, context):
+        sent.append((statement, params))
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(record):
         find_similar(query, representation=column, metric=metric, k=K)
     operator = "<=>" if metric == "cosine" else "<->"
-    knn = next(q["sql"] for q in captured.captured_queries if operator in q["sql"])
-    plan = "\n".join(row[0] for row in sql("EXPLAIN " + knn))
+    knn, params = next((s, p) for s, p in sent if operator in s)
+    plan = "\n".join(row[0] for row in sql("EXPLAIN " + knn, params))
     return HNSW[(column, OPCLASS[metric])] in plan
 
 
@@ -556,6 +577,8 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
                     + ([] if indexed else ["planner did NOT use the HNSW index"]),
                 )
             )
+            if column == "code":
+                ROWS.append(measure_unprepared(size, column, metric, queries[column]))
             ids = [int(i) for i in rng.choice(n, size=min(args.queries, n), replace=False) + 1]
             row = measure_video_queries(column, metric, ids)
             row.catalog = size
