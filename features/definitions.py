@@ -136,10 +136,42 @@ FEATURE_DEFINITIONS: list[tuple[int, str, Modality, str]] = [
     for i, name in enumerate(VISUAL_FEATURE_NAMES)
 ]
 
+
+def feature_group(name: str) -> str:
+    """The family a feature belongs to, for admin filters: 'mfcc', 'hist_red', 'lbp', ..."""
+    if name.startswith("hist_"):
+        return name.rsplit("_", 1)[0]
+    for prefix in ("lbp", "hog", "flow", "mfcc", "spectral", "energy"):
+        if name.startswith(prefix):
+            return prefix
+    if name.startswith("chroma"):
+        return "chroma"
+    return name.rsplit("_", 1)[0]
+
+
+def missing_definitions(model, existing_positions: set[int]) -> list:
+    """Unsaved ``model`` rows (a FeatureDefinition class, live or a migration's historical one)
+    for the positions not in ``existing_positions``, weight 1."""
+    return [
+        model(
+            position=position,
+            name=name,
+            modality=modality,
+            group=feature_group(name),
+            description=description,
+            weight=1.0,
+        )
+        for position, name, modality, description in FEATURE_DEFINITIONS
+        if position not in existing_positions
+    ]
+
+
 __all__ = [
     "ALL_FEATURE_NAMES",
     "AUDIO_FEATURE_NAMES",
     "FEATURE_DEFINITIONS",
+    "feature_group",
+    "missing_definitions",
     "N_AUDIO",
     "N_FEATURES",
     "N_VISUAL",

@@ -13,7 +13,7 @@ from catalog.models import Video
 from catalog.services import record_media_facts
 from features import musicnn
 from features.audio import AUDIO_RATE
-from features.definitions import FEATURE_DEFINITIONS
+from features.definitions import missing_definitions
 from features.extraction import (
     ExtractionResult,
     aggregate,
@@ -30,38 +30,12 @@ class NoMediaFile(ValueError):
     """The video has no media file to analyse (yet)."""
 
 
-def feature_group(name: str) -> str:
-    """The family a feature belongs to, for admin filters: 'mfcc', 'hist_red', 'lbp', ..."""
-    if name.startswith("hist_"):
-        return name.rsplit("_", 1)[0]
-    for prefix in ("lbp", "hog", "flow", "mfcc", "spectral", "energy"):
-        if name.startswith(prefix):
-            return prefix
-    if name.startswith("chroma"):
-        return "chroma"
-    return name.rsplit("_", 1)[0]
-
-
-def ensure_feature_definitions(model=None) -> int:
-    """Create the 422 FeatureDefinition rows that are missing; returns how many were created.
-
-    The data migration passes its historical model; tests call it after a flush.
-    """
-    model = model or FeatureDefinition
-    existing = set(model.objects.values_list("position", flat=True))
-    rows = [
-        model(
-            position=position,
-            name=name,
-            modality=modality,
-            group=feature_group(name),
-            description=description,
-            weight=1.0,
-        )
-        for position, name, modality, description in FEATURE_DEFINITIONS
-        if position not in existing
-    ]
-    model.objects.bulk_create(rows)
+def ensure_feature_definitions() -> int:
+    """Create the 422 FeatureDefinition rows that are missing (e.g. after a test flushed the
+    table); returns how many were created. The data migration creates them the first time."""
+    existing = set(FeatureDefinition.objects.values_list("position", flat=True))
+    rows = missing_definitions(FeatureDefinition, existing)
+    FeatureDefinition.objects.bulk_create(rows)
     return len(rows)
 
 

@@ -1,10 +1,13 @@
 from django.db import migrations
 
+# Pure data (names, descriptions, groups), no services: the migration builds the rows from the
+# historical model.
+from features.definitions import missing_definitions
+
 
 def create_definitions(apps, schema_editor):
-    from features.services import ensure_feature_definitions
-
-    ensure_feature_definitions(apps.get_model("features", "FeatureDefinition"))
+    model = apps.get_model("features", "FeatureDefinition")
+    model.objects.bulk_create(missing_definitions(model, set()))
 
 
 class Migration(migrations.Migration):
