@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -29,6 +30,15 @@ class Genre(models.Model):
         if update_fields is not None and "name" in update_fields:
             kwargs["update_fields"] = {*update_fields, "slug"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        """Forms (the admin) reject a name whose slug another genre has: they are one genre."""
+        slug = genre_slug(self.name)
+        if not slug:
+            raise ValidationError({"name": "A genre name needs a letter or a digit."})
+        other = Genre.objects.filter(slug=slug).exclude(pk=self.pk).first()
+        if other is not None:
+            raise ValidationError({"name": f"That is the genre {other.name!r} (slug {slug!r})."})
 
 
 class VideoStatus(models.TextChoices):

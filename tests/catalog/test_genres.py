@@ -101,3 +101,11 @@ def test_the_data_migration_uses_the_same_rule():
     migration = importlib.import_module("catalog.migrations.0004_genre_slug_rule")
     for name in [*VARIANTS, "Drum_and_Bass", "R&B", "Música Popular", "K-Pop"]:
         assert migration.slug_of(name) == genre_slug(name)
+
+
+def test_a_form_rejects_another_spelling_of_a_genre():
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="That is the genre 'Hip Hop'"):
+        Genre(name="hip_hop").full_clean()
+    Genre(name="Polka").full_clean()
