@@ -17,7 +17,7 @@ from sklearn.decomposition import PCA
 from catalog.models import Genre, Video
 from evaluation.neighbours import NO_GROUP, nearest_pools, ranked
 from evaluation.selectors import catalog_arrays, unavailable_reason
-from search.models import Metric, Representation
+from search.choices import Metric, Representation
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
 METHODS = ("pca",)

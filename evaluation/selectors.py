@@ -10,7 +10,8 @@ from catalog.selectors import catalog_videos, in_catalog
 from evaluation.models import CatalogMap, EvaluationRun, MapPoint, WorkStatus
 from evaluation.neighbours import CatalogArrays, group_codes
 from ml.selectors import active_model_version
-from search.models import Representation, VideoVector
+from search.choices import Representation
+from search.models import VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
 
 LOCATE_NEIGHBOURS = 5

@@ -10,22 +10,9 @@ from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
 from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, VISUAL_DIM
+from search.choices import Metric, Representation
 
 CODE_DIM = 40
-
-
-class Representation(models.TextChoices):
-    CODE = "code", "Learned 40-d code"
-    # The default for sound: it finds the genre far more often (docs/benchmarks.md).
-    MUSIC = "music", "Sound: music embedding (MusiCNN)"
-    AUDIO = "audio", "Sound: hand-made audio features"
-    VISUAL = "visual", "Picture: visual features"
-    BOTH = "both", "Sound + picture features"
-
-
-class Metric(models.TextChoices):
-    EUCLIDEAN = "euclidean", "Euclidean"
-    COSINE = "cosine", "Cosine"
 
 
 REPRESENTATION_DIMS = {

@@ -11,14 +11,13 @@ docs/benchmarks.md for what each part costs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from django.db import connection
 
 from catalog.models import Genre, Video, VideoStatus
-from search.choices import POOLS
-from search.models import REPRESENTATION_DIMS, Metric, Representation, SearchSettings, VideoVector
+from search.choices import POOLS, Metric, Pool, Representation
+from search.models import REPRESENTATION_DIMS, SearchSettings, VideoVector
 from search.sql import (
     EF_SEARCH_MAX,
     RELAXED,
@@ -30,8 +29,6 @@ from search.sql import (
 
 K_MAX = 100
 MIN_POOL_FACTOR = 10
-
-Pool = Literal["catalog", "queries"]
 
 
 class InvalidSearchParameter(ValueError):
@@ -165,7 +162,7 @@ def nearest_rows(
     metric: str,
     limit: int,
     ef_search: int,
-    pool: Pool = "catalog",
+    pool: str = Pool.CATALOG,
     genre: Genre | None = None,
     exclude: Exclusions | None = None,
     exact: bool = False,
@@ -226,7 +223,7 @@ def find_similar(
     metric: str,
     k: int,
     boost: float | None = None,
-    pool: Pool = "catalog",
+    pool: str = Pool.CATALOG,
     genre: Genre | None = None,
     exact: bool = False,
     ef_search: int | None = None,

@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 
 from catalog.models import Genre, Video
-from search.models import Metric, VideoVector
+from search.choices import Metric
+from search.models import VideoVector
 
 EF_SEARCH_MAX = 1000
 RELAXED, SINGLE_PASS = "relaxed_order", "off"  # hnsw.iterative_scan modes

@@ -8,7 +8,8 @@ from tqdm import tqdm
 
 from evaluation.layout import METHODS, MapParameters
 from evaluation.services import WorkInProgress, create_map, execute_map
-from search.models import Metric, Representation, SearchSettings
+from search.choices import Metric, Representation
+from search.models import SearchSettings
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
 

@@ -12,8 +12,6 @@ from tqdm import tqdm
 
 from evaluation.graph import export_graph, same_genre_edge_share, similarity_graph
 from evaluation.metrics import (
-    ALL_METRICS,
-    ALL_REPRESENTATIONS,
     DEFAULT_AGREEMENT_K,
     DEFAULT_GRAPH_K,
     LIST_LENGTH,
@@ -21,6 +19,7 @@ from evaluation.metrics import (
     validate,
 )
 from evaluation.services import create_run, execute_run
+from search.choices import ALL_METRICS, ALL_REPRESENTATIONS
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
 
