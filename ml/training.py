@@ -311,6 +311,7 @@ def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
     """Accuracy, macro F1, per-genre precision/recall/F1/support and confusion matrix."""
+    # scikit-learn takes ~1 s to import: only training pays for it, not the web process.
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     ids = list(range(len(class_names)))
@@ -344,6 +345,7 @@ def _baseline(
     c: float,
 ) -> dict[str, Any]:
     """Mean-pooled standardised segments + logistic regression on the same split."""
+    # Imported here for the same reason as in classification_metrics.
     from sklearn.linear_model import LogisticRegression
 
     pooled = pooled_features(X, mask)
@@ -362,7 +364,7 @@ def _best_genre_accuracy_callback(patience: int) -> Any:
     killed such runs at a lucky early epoch (benchmark: 13.5% instead of ~90%). Unlike Keras'
     EarlyStopping, the best weights are restored even when all epochs run.
     """
-    import keras
+    import keras  # TensorFlow loads in workers and commands only, never in the web process
 
     class BestGenreAccuracy(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -398,7 +400,7 @@ def _best_genre_accuracy_callback(patience: int) -> Any:
 
 
 def _progress_callback(fn: ProgressCallback) -> Any:
-    import keras
+    import keras  # as above: not at module level
 
     class Progress(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:

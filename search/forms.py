@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django import forms
 
 from search.choices import Metric, Representation
+from search.models import SearchSettings
 
 K_MIN, K_MAX = 1, 100
 PARAM_NAMES = ("representation", "metric", "k", "boost")
@@ -43,7 +44,6 @@ class SearchParams:
 
 
 def defaults() -> SearchParams:
-    from search.models import SearchSettings
 
     s = SearchSettings.load()
     return SearchParams(

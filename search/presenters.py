@@ -14,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from catalog.models import TrackMetadata, ValueSource, Video
+from features.definitions import AUDIO_FEATURE_NAMES, VISUAL_FEATURE_NAMES
 
 # --- media and players -----------------------------------------------------------------------
 
@@ -111,7 +112,6 @@ class Timeline:
 
 
 def _feature_positions() -> dict[str, int]:
-    from features.definitions import AUDIO_FEATURE_NAMES
 
     return {name: i for i, name in enumerate(AUDIO_FEATURE_NAMES)}
 
@@ -124,7 +124,6 @@ def timeline(
     ``rows``: the video's segments in order, as (index, start, end, audio, visual)
     (search.selectors.segment_rows).
     """
-    from features.definitions import VISUAL_FEATURE_NAMES
 
     if not rows:
         return None

@@ -11,9 +11,13 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 
 from catalog.models import Genre, TrackMetadata, Video, VideoStatus
+from features.models import Segment
+from ml.models import ModelVersion
 from search.choices import POOLS, Pool, Representation
+from search.explain import explain, explain_many
 from search.forms import SearchParams
 from search.models import Search, VideoVector
+from search.ranking import RepresentationUnavailable, find_similar
 
 if TYPE_CHECKING:
     from search.explain import SegmentPair
@@ -89,7 +93,6 @@ def _explanations(query: Video, matches: list, params: SearchParams) -> list:
 
     An explanation is a bonus: a match stands without it (None).
     """
-    from search.explain import explain, explain_many
 
     videos = [match.video for match in matches]
     try:
@@ -125,7 +128,6 @@ def _explained(match, exp, *, pairs: int) -> MatchRow:
 
 
 def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = None):
-    from search.ranking import find_similar
 
     return find_similar(
         query,
@@ -181,7 +183,6 @@ def similar(
 
     Raises search.ranking.InvalidSearchParameter for parameters the ranking rejects.
     """
-    from search.ranking import RepresentationUnavailable
 
     used, notice = _single_modality(query, params)
     result = Results(query=query, params=used, requested=params, notice=notice)
@@ -252,7 +253,6 @@ def track_metadata(video: Video) -> TrackMetadata | None:
 
 def segment_rows(video: Video) -> list[tuple]:
     """The video's segments in order as (index, start, end, audio, visual)."""
-    from features.models import Segment
 
     return list(
         Segment.objects.filter(video=video)
@@ -267,7 +267,6 @@ def segment_rows(video: Video) -> list[tuple]:
 def about_summary() -> dict:
     """The active model (or None) and the catalog and model counts (search.presenters.about
     turns them into the about page)."""
-    from ml.models import ModelVersion
 
     return {
         "model": ModelVersion.objects.filter(is_active=True).first(),

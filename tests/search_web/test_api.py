@@ -247,7 +247,7 @@ def test_similar_serialises_the_explanations_segment_pairs_as_they_are(client, m
         pairs = [SegmentPair(0, 0.0, 2, 20.0, 0.5), SegmentPair(3, 30.5, 1, 10.0, 0.75)]
         return [Explanation(representation, metric, 0.25, 0.75, pairs, ("rock",)) for _ in matches]
 
-    monkeypatch.setattr("search.explain.explain_many", fake_explain_many)
+    monkeypatch.setattr("search.selectors.explain_many", fake_explain_many)
     response = client.get(f"/api/videos/{query.pk}/similar/?representation=audio&k=1")
     assert response.status_code == 200, response.content
     (row,) = response.json()["matches"]

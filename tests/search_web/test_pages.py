@@ -68,9 +68,8 @@ def test_results_list_catalog_and_earlier_searches(client):
     assert all(v.pk for v in catalog)
 
 
-def test_same_genre_badge_and_contribution_bar(client):
+def test_same_genre_badge_and_contribution_bar(client, monkeypatch):
     """The badge comes from ranking; the bar from explain (monkeypatched to a fixed split)."""
-    from search import explain as explain_module
     from search.explain import Explanation, SegmentPair
 
     rock = Genre.objects.get(slug="rock")
@@ -80,12 +79,8 @@ def test_same_genre_badge_and_contribution_bar(client):
     def fake_explain(q, m, representation, metric):
         return Explanation(representation, metric, 0.25, 0.75, [SegmentPair(0, 0.0, 2, 20.0, 0.5)])
 
-    original = explain_module.explain
-    explain_module.explain = fake_explain
-    try:
-        html = client.get(reverse("search:results", args=[query.pk])).content.decode()
-    finally:
-        explain_module.explain = original
+    monkeypatch.setattr("search.selectors.explain", fake_explain)
+    html = client.get(reverse("search:results", args=[query.pk])).content.decode()
     assert "same genre" in html
     assert "sound 25% · picture 75%" in html
     assert f'href="{reverse("search:video", args=[match.pk])}?t=20#player"' in html
