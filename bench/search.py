@@ -314,23 +314,32 @@ def measure_orm(
     return p50, p95, recall
 
 
-def measure_unprepared(size: str, column: str, metric: str, queries: np.ndarray) -> Row:
-    """The same vector queries with psycopg's prepared statements off (every search planned
-    again, as with MVSIM_SEARCH_PREPARED_STATEMENTS=0): what preparing saves."""
+def measure_preparing(size: str, column: str, metric: str, queries: np.ndarray) -> Row:
+    """The same vector queries with psycopg's prepared statements on and off (off: every
+    search planned again, as with MVSIM_SEARCH_PREPARED_STATEMENTS=0), alternating three
+    rounds of each so load from other work hits both alike: what preparing saves."""
     raw = connection.connection
-    threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    threshold = raw.prepare_threshold
+    p50s: dict[bool, list[float]] = {True: [], False: []}
     try:
-        p50, p95, _ = measure_orm(column, metric, queries, None)
+        for _ in range(3):
+            for prepared in (True, False):
+                raw.prepare_threshold = threshold if prepared else None
+                p50s[prepared].append(measure_orm(column, metric, queries, None)[0])
     finally:
         raw.prepare_threshold = threshold
-    log(f"{size} {column}/{metric} not prepared: p50 {p50:.2f} ms p95 {p95:.2f} ms")
+    on, off = (statistics.median(p50s[m]) for m in (True, False))
+    log(f"{size} {column}/{metric} prepared {p50s[True]} vs not {p50s[False]}")
     return Row(
         size,
-        f"baseline: find_similar, {column}, not prepared",
+        f"find_similar, {column}: prepared vs baseline not prepared (3 alternating rounds)",
         metric,
-        p50=p50,
-        p95=p95,
-        notes=[f"client CPU p50 {LAST_CPU[0]:.1f} ms"],
+        p50=on,
+        notes=[
+            f"p50 prepared {' / '.join(f'{v:.2f}' for v in p50s[True])} ms, not prepared "
+            f"{' / '.join(f'{v:.2f}' for v in p50s[False])} ms (median {off:.2f}): "
+            f"preparing saves {off - on:.2f} ms"
+        ],
     )
 
 
@@ -578,7 +587,7 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
                 )
             )
             if column == "code":
-                ROWS.append(measure_unprepared(size, column, metric, queries[column]))
+                ROWS.append(measure_preparing(size, column, metric, queries[column]))
             ids = [int(i) for i in rng.choice(n, size=min(args.queries, n), replace=False) + 1]
             row = measure_video_queries(column, metric, ids)
             row.catalog = size
