@@ -67,6 +67,33 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_RATE_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second"), "sec"),
+    **dict.fromkeys(("m", "min", "minute"), "min"),
+    **dict.fromkeys(("h", "hour"), "hour"),
+    **dict.fromkeys(("d", "day"), "day"),
+}
+
+
+def env_rate(name: str, default: str | None) -> str | None:
+    """A request rate for DRF throttling, "<count>/<period>" with period s, min, hour or day
+    (e.g. "30/min"); "off" (or "0", "none") turns the limit off (None)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"off", "0", "none"}:
+        return None
+    count, _, period = value.partition("/")
+    unit = _RATE_PERIODS.get(period.strip())
+    if not count.strip().isdigit() or int(count) < 1 or unit is None:
+        raise ConfigError(
+            f"{name}={raw!r} is not a rate: use <count>/<period> with period s, min, hour or "
+            "day (e.g. 30/min), or off"
+        )
+    return f"{int(count)}/{unit}"
+
+
 def _root_only(path: Path) -> bool:
     """True when some parent of path cannot be entered by other users (e.g. /root)."""
     for parent in [path, *path.parents]:

@@ -155,14 +155,40 @@ GENRES = [
     "Reggae",
     "Rock",
 ]
-# Upload bodies over this are spooled to disk instead of memory.
+# Upload bodies over this are spooled to disk instead of memory. UploadLimitHandler comes
+# first: it stops reading an upload once it passes UPLOAD_MAX_BYTES (or at once when the
+# request's Content-Length says it will), and the pages and the API answer 413 (mvsite/uploads.py).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "mvsite.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+
+# The cache (DRF's throttle history, shared by every web process): Redis, the queues' server
+# and database unless MVSIM_CACHE_URL names another; keys carry their own prefix. Never call
+# cache.clear() on it: that empties the whole Redis database, the queues included.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.env_str("MVSIM_CACHE_URL") or REDIS_URL,
+        "KEY_PREFIX": "mvsim-cache",
+        "TIMEOUT": 300,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # Search submissions per client (search/throttling.py): POST /api/searches/ and the
+    # search pages' forms share one budget. Reads are not throttled (docs/api.md).
+    "DEFAULT_THROTTLE_RATES": {"search": env.env_rate("MVSIM_SEARCH_RATE", "30/min")},
+    # The client is REMOTE_ADDR; behind N reverse proxies, the N-th address from the right of
+    # X-Forwarded-For. 0: a client cannot pick its own identity with that header.
+    "NUM_PROXIES": env.env_int("MVSIM_NUM_PROXIES", 0, minimum=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mvsim API",

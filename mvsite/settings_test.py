@@ -12,6 +12,11 @@ REDIS = _env.redis_target()
 REDIS_URL = REDIS.url
 for _queue in RQ_QUEUES.values():  # noqa: F405
     _queue["URL"] = REDIS_URL
+# The cache lives in the test Redis database too (emptied by the redis_conn fixture).
+CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL, "KEY_PREFIX": "mvsim-test"}}  # noqa: F405
+# No search rate limit unless a test sets one (tests/search_web/test_throttling.py): the suite
+# submits far more than 30 searches a minute from one address.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"search": None}}  # noqa: F405
 
 # A worker process started by a test shares the test's media folder.
 MEDIA_ROOT = os.environ.get("MVSIM_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="mvsim-test-media-")

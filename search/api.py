@@ -1,11 +1,16 @@
 """The REST API (Django REST framework, documented with drf-spectacular).
 
 Errors: a bad parameter is a 400 `{"detail": "...", "errors": {"<param>": "<message>"}}`;
-unknown ids are 404; other methods 405 (DRF).
+unknown ids are 404; other methods 405 (DRF); search submissions over the client's rate 429
+with Retry-After (search/throttling.py); bodies and uploads over their limits 413.
 """
 
 from __future__ import annotations
 
+import io
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Video
+from mvsite import uploads
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
 from search import selectors
@@ -41,6 +47,7 @@ from search.serializers import (
     VideoDetailSerializer,
     VideoSerializer,
 )
+from search.throttling import SearchSubmitThrottle, SearchThrottled
 
 
 class BadRequest(APIException):
@@ -225,8 +232,47 @@ def _results_url(video: Video, search: Search) -> str:
     return reverse("api-video-similar", args=[video.pk]) + "?" + params.querystring()
 
 
+def _body_too_large() -> BadRequest:
+    limit = uploads.human_size(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return BadRequest(
+        {"body": f"the request body is larger than {limit} (files go in a multipart upload)."},
+        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+def _read_bounded(stream) -> bytes:
+    """At most DATA_UPLOAD_MAX_MEMORY_SIZE bytes of a JSON or form body (DRF's parsers read
+    the whole body into memory, however large); more is a 413."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    parts, size = [], 0
+    while size <= limit:
+        part = stream.read(limit + 1 - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > limit:
+        raise _body_too_large()
+    return b"".join(parts)
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        return super().parse(io.BytesIO(_read_bounded(stream)), media_type, parser_context)
+
+
+class BoundedFormParser(FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        return super().parse(io.BytesIO(_read_bounded(stream)), media_type, parser_context)
+
+
 class SearchCreateView(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [BoundedJSONParser, MultiPartParser, BoundedFormParser]
+    throttle_classes = [SearchSubmitThrottle]
+
+    def throttled(self, request: Request, wait: float | None):
+        description = SearchSubmitThrottle().describe()
+        raise SearchThrottled(wait, detail=f"Too many searches from your address ({description}).")
 
     @extend_schema(
         summary="Start a search",
@@ -235,8 +281,26 @@ class SearchCreateView(APIView):
             "with optional search parameters. A new query is analysed in the background: the "
             "answer is **202** with `Location`/`job_url` to poll. A query seen before (same "
             "YouTube id or same file content) reuses the stored video: **200** when it is "
-            "already ready (results_url can be fetched at once), else 202."
+            "already ready (results_url can be fetched at once), else 202. Submissions are "
+            "limited per client (MVSIM_SEARCH_RATE, default 30 a minute): over it, **429** "
+            "with `Retry-After`."
         ),
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.STR,
+                location=OpenApiParameter.HEADER,
+                response=[200, 202],
+                description="The job URL to poll.",
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                location=OpenApiParameter.HEADER,
+                response=[429, 503],
+                description="Seconds to wait before submitting again.",
+            ),
+        ],
         request={
             "application/json": SearchRequestSerializer,
             "multipart/form-data": SearchRequestSerializer,
@@ -245,7 +309,13 @@ class SearchCreateView(APIView):
             200: SearchCreatedSerializer,
             202: SearchCreatedSerializer,
             400: BAD_REQUEST,
-            413: OpenApiResponse(ErrorSerializer, description="The upload is too large."),
+            413: OpenApiResponse(
+                ErrorSerializer, description="The upload (or a JSON/form body) is too large."
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many searches from this client: wait Retry-After seconds.",
+            ),
             503: OpenApiResponse(
                 ErrorSerializer, description="The processing queue is unreachable; nothing stored."
             ),
@@ -259,7 +329,15 @@ class SearchCreateView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = request.data
+        try:
+            data = request.data
+        except RequestDataTooBig:
+            raise _body_too_large() from None
+        except (TooManyFieldsSent, TooManyFilesSent) as exc:
+            raise BadRequest({"body": str(exc)}) from None
+        refused = uploads.refused(request)
+        if refused is not None:
+            raise BadRequest({"file": refused.message}, status_code=refused.status)
         if not hasattr(data, "get"):
             raise BadRequest({"body": "the body must be a JSON object or a multipart form."})
         url = data.get("url")

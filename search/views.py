@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from functools import wraps
 from pathlib import Path
 
 from django.conf import settings
@@ -19,12 +20,14 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Video, VideoStatus
+from mvsite import uploads
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
-from search import presenters, selectors
+from search import presenters, selectors, throttling
 from search.choices import Metric, Representation
 from search.forms import InvalidParams, ParamsForm, SearchForm, SearchParams, parse_params
 
@@ -69,12 +72,45 @@ def home(request: HttpRequest) -> HttpResponse:
     return _home(request, SearchForm())
 
 
+def search_rate_limited(view):
+    """Count a POST against the client's search budget (search/throttling.py, shared with
+    POST /api/searches/) before anything of its body is read: over the rate, a 429 page with
+    Retry-After. The CSRF check runs after this one (csrf_protect inside, the middleware told
+    to skip), so a refused upload is not parsed either."""
+    protected = csrf_protect(view)
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            limited = throttling.check(request)
+            if limited is not None:
+                response = render(request, "429.html", {"message": limited.message}, status=429)
+                response["Retry-After"] = str(limited.wait)
+                return response
+        return protected(request, *args, **kwargs)
+
+    return csrf_exempt(wrapped)
+
+
+def _upload_refused(request: HttpRequest, refused: uploads.UploadRefused) -> HttpResponse:
+    """The upload was stopped at the size limit (mvsite/uploads.py): the form with a 413."""
+    form = SearchForm(request.POST)
+    form.is_valid()
+    form.errors.clear()  # "choose a file" would be wrong: one was chosen and was too large
+    form.add_error("file", refused.message)
+    return _home(request, form, status=refused.status)
+
+
+@search_rate_limited
 @require_http_methods(["GET", "POST"])
 def submit(request: HttpRequest) -> HttpResponse:
     """POST the search form: URL or upload -> query video -> progress page."""
     if request.method == "GET":
         return redirect("search:home")
-    form = SearchForm(request.POST, request.FILES)
+    form = SearchForm(request.POST, request.FILES)  # parses the body: an upload may stop
+    refused = uploads.refused(request)
+    if refused is not None:
+        return _upload_refused(request, refused)
     if not form.is_valid():
         return _home(request, form, status=400)
     params = form.params()
@@ -162,6 +198,7 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
     return render(request, "search/results.html", context)
 
 
+@search_rate_limited
 @require_POST
 def more_like_this(request: HttpRequest, video_id: int) -> HttpResponse:
     video = get_object_or_404(Video, pk=video_id)
