@@ -6,6 +6,7 @@ Unset values fall back to safe local defaults so a fresh clone runs with no conf
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,66 @@ def dev_secret_key() -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+DEPLOYMENTS = ("development", "production")
+DEV_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+
+def deployment() -> str:
+    """MVSIM_ENV: "development" (the default: a fresh clone runs) or "production"."""
+    raw = env_str("MVSIM_ENV")
+    value = raw.strip().lower() or "development"
+    if value not in DEPLOYMENTS:
+        raise ConfigError(f"MVSIM_ENV={raw!r} must be 'development' or 'production'")
+    return value
+
+
+def debug(production: bool) -> bool:
+    """DEBUG defaults to on in development and off in production, where it cannot be on."""
+    value = env_bool("DEBUG", not production)
+    if production and value:
+        raise ConfigError(
+            "DEBUG=1 is not allowed with MVSIM_ENV=production (debug pages show settings and code)"
+        )
+    return value
+
+
+def secret_key(production: bool) -> str:
+    """SECRET_KEY from the environment; in development a generated one under var/ otherwise."""
+    key = env_str("SECRET_KEY").strip()
+    if key:
+        return key
+    if production:
+        raise ConfigError(
+            "SECRET_KEY is not set: MVSIM_ENV=production needs one (50+ random characters)"
+        )
+    return dev_secret_key()
+
+
+def allowed_hosts(production: bool) -> list[str]:
+    hosts = env_list("ALLOWED_HOSTS", [])
+    if hosts:
+        return hosts
+    if production:
+        raise ConfigError(
+            "ALLOWED_HOSTS is not set: MVSIM_ENV=production needs the site's host names "
+            "(comma-separated)"
+        )
+    return list(DEV_ALLOWED_HOSTS)
+
+
+def proxy_ssl_header() -> tuple[str, str] | None:
+    """MVSIM_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets to "https"
+    (e.g. X-Forwarded-Proto), as Django's SECURE_PROXY_SSL_HEADER; unset: no proxy."""
+    raw = env_str("MVSIM_PROXY_SSL_HEADER").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", raw):
+        raise ConfigError(
+            f"MVSIM_PROXY_SSL_HEADER={raw!r} is not a header name (e.g. X-Forwarded-Proto)"
+        )
+    return ("HTTP_" + raw.upper().replace("-", "_"), "https")
 
 
 @dataclass(frozen=True)

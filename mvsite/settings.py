@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from csp import constants as csp
+
 from mvsite import env
 from mvsite.env import BASE_DIR
 
@@ -13,10 +15,38 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 VAR_DIR = env.var_dir()
 
-DEBUG = env.env_bool("DEBUG", True)
-SECRET_KEY = env.env_str("SECRET_KEY") or env.dev_secret_key()
-ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+# MVSIM_ENV=production: DEBUG off (DEBUG=1 is refused), SECRET_KEY and ALLOWED_HOSTS must come
+# from the environment, secure cookies, HSTS and the HTTPS redirect (docs/reliability.md).
+# DEBUG=0 alone only turns debug pages off (the tests run like that).
+DEPLOYMENT = env.deployment()
+PRODUCTION = DEPLOYMENT == "production"
+DEBUG = env.debug(PRODUCTION)
+SECRET_KEY = env.secret_key(PRODUCTION)
+ALLOWED_HOSTS = env.allowed_hosts(PRODUCTION)
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTP security headers. Always: nosniff, no framing, a referrer policy (the origin only to
+# other sites: YouTube's embedded player needs it). Production: cookies only over HTTPS, HSTS,
+# redirect to HTTPS (a liveness probe may still ask /healthz over plain HTTP).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_SSL_REDIRECT = env.env_bool("MVSIM_SSL_REDIRECT", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Only behind a TLS-terminating proxy that sets this header itself (and drops a client's).
+SECURE_PROXY_SSL_HEADER = env.proxy_ssl_header()
+SECURE_HSTS_SECONDS = env.env_int("MVSIM_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("MVSIM_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env.env_bool("MVSIM_HSTS_PRELOAD", False)
+# `check --deploy` asks for both HSTS flags. They commit every subdomain of the site's domain
+# (and, preloaded, every browser for months) to HTTPS: the operator of the domain opts in,
+# so they are off by default and only then is the reminder silenced.
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -29,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: /api/docs/ needs no CDN
     "django_rq",
+    "csp",
     "mvsite",
     "catalog",
     "features",
@@ -41,12 +72,39 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mvsite.security.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# --- Content-Security-Policy (django-csp), in every mode so that breakage shows in dev and
+# tests. Only this site's own scripts, styles, images and media; the one inline script and
+# style (Swagger UI at /api/docs/) carry a per-request nonce; YouTube's player in an iframe.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.NONE],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF],
+        "media-src": [csp.SELF],
+        "connect-src": [csp.SELF],  # progress polling, Swagger UI's schema and "try it out"
+        "frame-src": ["https://www.youtube.com"],
+        "form-action": [csp.SELF],
+        "base-uri": [csp.NONE],
+        "object-src": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+    }
+}
+# Added to the policy under these path prefixes (mvsite/security.py), for pages whose
+# templates are not ours: Django's admin writes <style> blocks and style= attributes;
+# django-rq's dashboard inline <script> blocks and onclick= handlers. Both are staff-only.
+CSP_PATH_UPDATES = [
+    ("/admin/", {"style-src": [csp.UNSAFE_INLINE]}),
+    ("/admin/django_rq/", {"script-src": [csp.UNSAFE_INLINE]}),
 ]
 
 ROOT_URLCONF = "mvsite.urls"

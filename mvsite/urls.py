@@ -1,3 +1,4 @@
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -16,8 +17,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # Swagger UI over the schema, its JS and CSS from drf-spectacular-sidecar's static files.
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI over the schema, its JS and CSS from drf-spectacular-sidecar's static files;
+    # its inline script and style carry the CSP nonce (templates/drf_spectacular/), and its CSS
+    # and JS draw icons as data: SVG images, allowed on this page only.
+    path(
+        "api/docs/",
+        csp_update({"img-src": ["data:"]})(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("api/searches/", api.SearchCreateView.as_view(), name="api-searches"),
     path("api/jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),
     path("api/", include(router.urls)),
