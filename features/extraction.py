@@ -22,6 +22,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from features import musicnn
+from features import thumbnails as thumbnails_module
 from features.audio import AUDIO_RATE, Backend, audio_features
 from features.definitions import N_AUDIO, N_VISUAL
 from features.media import (
@@ -45,6 +46,7 @@ class SegmentFeatures:
     visual: np.ndarray  # float32 (354,)
     music: np.ndarray | None = None  # float32 (200,) MusiCNN embedding; None without audio
     music_tags: np.ndarray | None = None  # float32 (50,) tag probabilities
+    thumbnail: bytes | None = None  # WebP of the middle frame (or waveform); features.thumbnails
 
     @property
     def vector(self) -> np.ndarray:
@@ -65,6 +67,8 @@ class ExtractionResult:
     visual_seconds: float = 0.0  # visual feature computation
     music_seconds: float = 0.0  # music embedding (resampling + MusiCNN)
     music_model: str = ""  # the MusiCNN checkpoint used; "" when none was
+    thumbnail_seconds: float = 0.0  # picking and encoding the thumbnails and the poster
+    poster: bytes | None = None  # WebP poster (features.thumbnails); None without thumbnails
     total_seconds: float = 0.0
     frames: int = 0  # sampled video frames analysed
     warnings: list[str] = field(default_factory=list)
@@ -135,11 +139,14 @@ def extract_file(
     decoder_threads: int = 1,
     audio_backend: Backend = "vectorized",
     music_model: musicnn.MusicnnModel | None = None,
+    thumbnails: bool = True,
 ) -> ExtractionResult:
     """Features of every segment of a media file.
 
     With ``music_model`` every segment with audio also gets its MusiCNN embedding and tags,
-    from the same decoded samples (resampled to 16 kHz).
+    from the same decoded samples (resampled to 16 kHz). With ``thumbnails`` every segment
+    gets a small WebP of its middle frame (a waveform without picture) and the result a
+    poster, from the frames decoded anyway (features.thumbnails); nothing is written to disk.
 
     Raises a ``features.media.MediaError`` subclass for bad media: UnreadableMedia (incl.
     EmptyFile), NoStreams, MediaTooLong (checked before decoding when the duration is known,
@@ -168,6 +175,7 @@ def extract_file(
         decoder_threads=decoder_threads,
         audio_backend=audio_backend,
         music_model=music_model,
+        thumbnails=thumbnails,
     )
     result = _extract(info, skip_nonref=True, **kwargs)
     if info.has_video and result.frames == 0:
@@ -193,6 +201,7 @@ def _extract(
     decoder_threads: int,
     audio_backend: Backend,
     music_model: musicnn.MusicnnModel | None,
+    thumbnails: bool,
 ) -> ExtractionResult:
     expected = (
         len(planned_segments(info.duration, segment_seconds, min_last_segment))
@@ -201,7 +210,12 @@ def _extract(
     )
     visual = VisualExtractor()
     segments: list[SegmentFeatures] = []
-    decode_s = audio_s = visual_s = music_s = 0.0
+    decode_s = audio_s = visual_s = music_s = thumb_s = 0.0
+    collector = (
+        thumbnails_module.Collector(has_video=info.has_video, duration=info.duration)
+        if thumbnails
+        else None
+    )
     decoded = 0.0
     audio_samples = frames = 0
     reported_total = 0
@@ -251,8 +265,15 @@ def _extract(
                 t = time.perf_counter()
                 music, tags = embed_music(music_model, raw.audio)
                 music_s += time.perf_counter() - t
+            thumb = None
+            if collector is not None:
+                t = time.perf_counter()
+                thumb = collector.add(start, raw.frames, raw.audio)
+                thumb_s += time.perf_counter() - t
             frames += len(raw.frames)
-            segments.append(SegmentFeatures(raw.index, start, start + content, a, v, music, tags))
+            segments.append(
+                SegmentFeatures(raw.index, start, start + content, a, v, music, tags, thumb)
+            )
             if progress is not None:
                 reported_total = max(expected, len(segments))
                 progress(len(segments), reported_total)
@@ -268,6 +289,11 @@ def _extract(
         )
     if progress is not None and reported_total != len(segments):
         progress(len(segments), len(segments))
+    poster = None
+    if collector is not None:
+        t = time.perf_counter()
+        poster = collector.poster()
+        thumb_s += time.perf_counter() - t
     return ExtractionResult(
         path=info.path,
         duration=decoded,
@@ -280,6 +306,8 @@ def _extract(
         visual_seconds=visual_s,
         music_seconds=music_s,
         music_model=music_model.name if music_model is not None else "",
+        thumbnail_seconds=thumb_s,
+        poster=poster,
         frames=frames,
         warnings=warnings,
     )

@@ -44,6 +44,11 @@ class Segment(models.Model):
     # NULL: the video has no audio (or was extracted before music embeddings existed).
     music = VectorField(dimensions=MUSIC_DIM, null=True, blank=True)
     music_tags = VectorField(dimensions=MUSIC_TAG_COUNT, null=True, blank=True)
+    thumbnail = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Picture of the segment (path under MEDIA_ROOT; features.thumbnails).",
+    )
 
     class Meta:
         ordering = ["video_id", "index"]
@@ -73,6 +78,11 @@ class VideoFeatures(models.Model):
     )
     extracted_at = models.DateTimeField(auto_now=True)
     extraction_seconds = models.FloatField(null=True, blank=True)
+    poster = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Poster picture (path under MEDIA_ROOT; '' until made; features.thumbnails).",
+    )
 
     class Meta:
         verbose_name_plural = "video features"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 
 from catalog.models import Video
 from catalog.services import record_media_facts
-from features import musicnn
+from features import musicnn, thumbnails
 from features.audio import AUDIO_RATE
 from features.definitions import missing_definitions
 from features.extraction import (
@@ -80,12 +83,14 @@ def extract_video_features(
 def store_extraction(
     video_id: int, result: ExtractionResult, seconds: float | None = None
 ) -> VideoFeatures:
-    """Replace the video's segments and aggregates (and its media facts) in one transaction."""
+    """Replace the video's segments and aggregates (and its media facts) in one transaction,
+    and its thumbnails with the result's (none: the old ones are removed)."""
     if not result.segments:
         raise ValueError(f"video {video_id}: extraction produced no segments")
     audio_mean, visual_mean = aggregate(result.segments)
     music = aggregate_music(result.segments)
-    with transaction.atomic():
+    pictures = {s.index: s.thumbnail for s in result.segments if s.thumbnail is not None}
+    with _new_thumbnails(video_id, result.poster, pictures) as staged, transaction.atomic():
         video = Video.objects.select_for_update().get(pk=video_id)
         Segment.objects.filter(video=video).delete()
         Segment.objects.bulk_create(
@@ -98,6 +103,7 @@ def store_extraction(
                 visual=segment.visual,
                 music=segment.music,
                 music_tags=segment.music_tags,
+                thumbnail=staged.segments.get(segment.index, "") if staged else "",
             )
             for segment in result.segments
         )
@@ -111,6 +117,7 @@ def store_extraction(
                 "music_tags": music[1] if music else None,
                 "music_model": result.music_model if music else "",
                 "extraction_seconds": seconds,
+                "poster": staged.poster if staged else "",
             },
         )
         record_media_facts(
@@ -161,3 +168,116 @@ def add_music_embeddings(video_id: int, model: musicnn.MusicnnModel) -> bool:
             update = {"music_mean": None, "music_tags": None, "music_model": ""}
         VideoFeatures.objects.filter(video_id=video_id).update(**update)
     return bool(computed)
+
+
+# --- thumbnails ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _new_thumbnails(
+    video_id: int, poster: bytes | None, pictures: dict[int, bytes]
+) -> Iterator[thumbnails.Staged | None]:
+    """Stage a video's new thumbnails (None when there are none) for the block, which records
+    their names; after it they replace the old ones (or, without new ones, the old ones are
+    removed). If the block fails, the staged files are discarded and the old ones stay."""
+    root = settings.MEDIA_ROOT
+    staged = thumbnails.stage(root, video_id, poster, pictures) if poster or pictures else None
+    try:
+        yield staged
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        staged.publish()
+    else:
+        thumbnails.remove(root, video_id)
+
+
+def thumbnails_missing(video_id: int, poster: str) -> bool:
+    """Whether an extracted video needs its thumbnails made: no poster recorded, or its file
+    is gone."""
+    return not poster or not (Path(settings.MEDIA_ROOT) / poster).is_file()
+
+
+@dataclass(frozen=True)
+class ThumbnailOutcome:
+    video_id: int
+    poster: str
+    segments: int  # segments that got a picture
+    seconds: float
+
+
+def make_thumbnails(video_id: int) -> ThumbnailOutcome:
+    """Make the thumbnails of an already extracted video (``manage.py thumbnails``), decoding
+    only what they need: one fast seek per segment middle for a picture, the audio alone
+    for an audio-only file. The same frames and poster rule as extraction (up to the frame a
+    seek lands on); replaces the video's earlier thumbnails.
+
+    Raises NoMediaFile, ValueError (not extracted yet) and features.media.MediaError.
+    """
+    started = time.perf_counter()
+    video = Video.objects.get(pk=video_id)
+    path = _media_path(video)
+    rows = list(
+        Segment.objects.filter(video_id=video_id)
+        .order_by("index")
+        .values_list("index", "start_seconds", "end_seconds")
+    )
+    if not rows:
+        raise ValueError(f"video {video_id} has no extracted segments; extract it first")
+    info = probe(path)
+    collector = thumbnails.Collector(has_video=info.has_video, duration=info.duration)
+    pictures: dict[int, bytes] = {}
+    no_audio = np.zeros(0, dtype=np.int16)
+    if info.has_video:
+        fps = settings.FRAME_SAMPLE_FPS
+        for index, start, end in rows:
+            at = thumbnails.middle_time(start, end, fps)
+            frame = thumbnails.seek_frame(info, at, settings.FRAME_WIDTH)
+            if frame is not None:
+                pictures[index] = collector.add(start, frame[None], no_audio)
+    elif info.has_audio:
+        wanted = {index: start for index, start, _ in rows}
+        reader = SegmentReader(
+            info,
+            segment_seconds=settings.SEGMENT_SECONDS,
+            audio_rate=AUDIO_RATE,
+            include_video=False,
+            timeout=120.0 + 2.0 * (info.duration or settings.MAX_VIDEO_SECONDS),
+        )
+        with reader:
+            for raw in reader:
+                if raw.index in wanted:
+                    picture = collector.add(wanted[raw.index], raw.frames, raw.audio)
+                    if picture is not None:
+                        pictures[raw.index] = picture
+    poster = collector.poster()
+    with _new_thumbnails(video_id, poster, pictures) as staged, transaction.atomic():
+        Video.objects.select_for_update().get(pk=video_id)
+        names = staged.segments if staged else {}
+        changed = []
+        for segment in Segment.objects.filter(video_id=video_id):
+            segment.thumbnail = names.get(segment.index, "")
+            changed.append(segment)
+        Segment.objects.bulk_update(changed, ["thumbnail"])
+        VideoFeatures.objects.filter(video_id=video_id).update(
+            poster=staged.poster if staged else ""
+        )
+    return ThumbnailOutcome(
+        video_id, staged.poster if staged else "", len(pictures), time.perf_counter() - started
+    )
+
+
+def remove_thumbnails(video_id: int) -> None:
+    """Forget and delete a video's thumbnails."""
+    with transaction.atomic():
+        Segment.objects.filter(video_id=video_id).update(thumbnail="")
+        VideoFeatures.objects.filter(video_id=video_id).update(poster="")
+    thumbnails.remove(settings.MEDIA_ROOT, video_id)
+
+
+def prune_thumbnails() -> int:
+    """Delete the thumbnail folders of videos that no longer exist (and leftovers of a
+    process that died mid-way); returns how many folders went."""
+    return thumbnails.prune(settings.MEDIA_ROOT, set(Video.objects.values_list("pk", flat=True)))
