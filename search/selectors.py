@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from catalog.models import Genre, TrackMetadata, Video, VideoStatus
+from catalog.selectors import catalog_videos, in_catalog
 from features.models import Segment
 from ml.models import ModelVersion
 from search.choices import POOLS, Pool, Representation
@@ -29,7 +30,7 @@ EXPLORE_PAGE_SIZE = 24
 
 
 def catalog_count() -> int:
-    return Video.objects.filter(is_query=False).count()
+    return catalog_videos().count()
 
 
 def recent_searches(limit: int = 8) -> list[Search]:
@@ -40,7 +41,7 @@ def recent_searches(limit: int = 8) -> list[Search]:
 
 def genres_with_counts() -> QuerySet[Genre]:
     return Genre.objects.annotate(
-        catalog_count=Count("videos", filter=Q(videos__is_query=False))
+        catalog_count=Count("videos", filter=in_catalog("videos"))
     ).order_by("name")
 
 
@@ -224,7 +225,7 @@ def similar(
 
 
 def explore(genre: Genre | None, page_number) -> Page:
-    videos = Video.objects.filter(is_query=False).select_related("genre", "predicted_genre")
+    videos = catalog_videos().select_related("genre", "predicted_genre")
     if genre is not None:
         videos = videos.filter(genre=genre)
     videos = videos.order_by("artist", "title", "id")
@@ -271,6 +272,6 @@ def about_summary() -> dict:
     return {
         "model": ModelVersion.objects.filter(is_active=True).first(),
         "catalog_count": catalog_count(),
-        "ready_count": Video.objects.filter(is_query=False, status=VideoStatus.READY).count(),
+        "ready_count": catalog_videos().filter(status=VideoStatus.READY).count(),
         "models_count": ModelVersion.objects.count(),
     }
