@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "search",
     "pipeline",
     "evaluation",
+    "playlists",
 ]
 
 MIDDLEWARE = [

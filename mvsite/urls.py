@@ -29,6 +29,7 @@ urlpatterns = [
     path("api/jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),
     path("api/", include(router.urls)),
     path("", include("evaluation.urls")),
+    path("", include("playlists.urls")),
     path("", include("search.urls")),
 ]
 

@@ -400,3 +400,30 @@ def ready_video(
             music=music_mean if video.has_audio is not False else None,
         )
     return video
+
+
+# --- playlists -------------------------------------------------------------------------------
+
+from playlists.models import Playlist, PlaylistEntry  # noqa: E402
+from playlists.services import hash_secret  # noqa: E402
+
+PLAYLIST_SECRET = "secret-for-tests"
+
+
+class PlaylistFactory(DjangoModelFactory):
+    """An empty playlist whose secret is PLAYLIST_SECRET (entries: PlaylistEntryFactory)."""
+
+    class Meta:
+        model = Playlist
+
+    name = Sequence(lambda n: f"Playlist {n}")
+    secret_hash = LazyFunction(lambda: hash_secret(PLAYLIST_SECRET))
+
+
+class PlaylistEntryFactory(DjangoModelFactory):
+    class Meta:
+        model = PlaylistEntry
+
+    playlist = SubFactory(PlaylistFactory)
+    video = SubFactory(VideoFactory)
+    position = LazyAttribute(lambda o: o.playlist.entries.count())

@@ -12,7 +12,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-APPS = ("catalog", "features", "search", "ml", "pipeline", "evaluation")
+APPS = ("catalog", "features", "search", "ml", "pipeline", "evaluation", "playlists")
 FACTORIES = sorted(
     (
         value
