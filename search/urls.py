@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import views
+from search import api_seeds, views, views_seeds
 
 app_name = "search"
 
@@ -14,4 +14,7 @@ urlpatterns = [
     path("videos/<int:video_id>/progress.json", views.progress_json, name="progress_json"),
     path("videos/<int:video_id>/results/", views.results, name="results"),
     path("videos/<int:video_id>/more/", views.more_like_this, name="more_like_this"),
+    # Several seeds (search/seeds.py): the tray's page and the API (docs/api.md).
+    path("seeds/", views_seeds.seeds_results, name="seeds"),
+    path("api/searches/seeds/", api_seeds.SeedSearchView.as_view(), name="api-seeds"),
 ]
