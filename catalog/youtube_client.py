@@ -5,8 +5,10 @@ Downloads are bounded (height, bytes, duration, socket timeout) and every failur
 failures by reason. Tests download from a local HTTP server through yt-dlp's generic
 extractor; nothing here is YouTube-only except `find_video`'s default search.
 
-Production note: yt-dlp needs a JavaScript runtime (deno by default) to unlock most YouTube
-formats; pass e.g. `extra_options={"js_runtimes": {"node": {}}}` where one is installed.
+YouTube serves most formats only to clients that solve its JavaScript challenges: yt-dlp runs
+its challenge scripts (the `yt-dlp-ejs` wheel) in Deno (the `deno` wheel's binary), both
+pinned in requirements.txt and configured here; nothing is downloaded at run time
+(`remote_components` stays empty). `javascript_support()` says what yt-dlp found.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import deno
 import imageio_ffmpeg
 import yt_dlp
 from yt_dlp.extractor import get_info_extractor
@@ -190,6 +193,37 @@ class DownloadResult:
     already_present: bool = False  # True when the file was there and nothing was fetched
 
 
+def js_runtimes() -> dict[str, dict[str, str]]:
+    """yt-dlp's `js_runtimes` option: the Deno binary the `deno` wheel ships."""
+    return {"deno": {"path": deno.find_deno_bin()}}
+
+
+@dataclass(frozen=True)
+class JavaScriptSupport:
+    runtime: str  # e.g. "deno-2.9.8", as yt-dlp reports it; "" when it found none
+    challenge_scripts: str  # e.g. "yt_dlp_ejs-0.8.0"; "" when missing
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runtime and self.challenge_scripts)
+
+
+def javascript_support() -> JavaScriptSupport:
+    """What yt-dlp itself reports, with our options, about its JavaScript runtime and its
+    challenge scripts (its verbose header; offline)."""
+    log = _YdlLog()
+    options = {"js_runtimes": js_runtimes(), "remote_components": [], "logger": log}
+    with yt_dlp.YoutubeDL({**options, "verbose": True, "quiet": True}):
+        pass
+    runtimes = (log.find("JS runtimes:") or "").split("JS runtimes:", 1)[-1].strip()
+    libraries = log.find("Optional libraries:") or ""
+    ejs = next((part.strip() for part in libraries.split(",") if "yt_dlp_ejs" in part), "")
+    return JavaScriptSupport(
+        runtime="" if runtimes in ("", "none") else runtimes,
+        challenge_scripts=ejs.split(":")[-1].strip() if ejs else "",
+    )
+
+
 class _YdlLog:
     """yt-dlp's logger: keeps the lines (some limits are only reported as text) and forwards."""
 
@@ -257,6 +291,8 @@ class YouTubeClient:
             "fragment_retries": self.retries,
             "extractor_retries": min(self.retries, 1),
             "noplaylist": True,
+            "js_runtimes": js_runtimes(),
+            "remote_components": [],  # no challenge scripts fetched at run time: the wheel's
             "quiet": True,
             "no_warnings": False,  # warnings go to our logger, not stderr
             "noprogress": True,
