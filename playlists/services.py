@@ -24,6 +24,7 @@ from playlists.models import (
 from playlists.paths import greedy_path
 from search.choices import Metric, Representation
 from search.models import VideoVector
+from search.seeds import ID_MAX
 
 
 class InvalidPlaylist(ValueError):
@@ -95,7 +96,7 @@ def clean_video_ids(ids, param: str = "video_ids") -> list[int]:
     for value in ids:
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ID_MAX:
             raise InvalidPlaylist(param, f"{str(value)[:40]!r} is not a video id.")
         clean.append(value)
     seen, dupes = set(), []

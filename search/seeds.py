@@ -40,6 +40,7 @@ DEFAULT_METHOD = FUSION  # keeps the seeds' clusters far better (bench/seeds.py,
 NEGATIVE_WEIGHT = 0.5
 RRF_K = 60  # reciprocal rank fusion's constant (Cormack et al. 2009)
 NEGATIVE_POOL_FACTOR = 3
+ID_MAX = 2**63 - 1  # bigint: a larger "id" is no video
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def parse_ids(raw, param: str) -> list[int]:
             raise InvalidSearchParameter(param, f"{value!r} is not a video id.")
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or not 1 <= value <= ID_MAX:
             raise InvalidSearchParameter(param, f"{str(value)[:40]!r} is not a video id.")
         ids.append(value)
     return ids
