@@ -24,6 +24,7 @@ from drf_spectacular.utils import (
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,14 +36,16 @@ from pipeline import intake
 from pipeline import selectors as pipeline_selectors
 from search import selectors
 from search.choices import POOLS, Metric, Pool, Representation
-from search.forms import PARAM_NAMES, InvalidParams, SearchParams, parse_params
+from search.forms import K_MAX, K_MIN, PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Search
 from search.serializers import (
+    BOOST_SCHEMA,
     ErrorSerializer,
     GenreSerializer,
     JobSerializer,
     SearchCreatedSerializer,
-    SearchRequestSerializer,
+    SearchUploadRequestSerializer,
+    SearchUrlRequestSerializer,
     SimilarSerializer,
     VideoDetailSerializer,
     VideoSerializer,
@@ -100,10 +103,14 @@ REPRESENTATION_PARAM = OpenApiParameter(
     "`code` falls back to `both` (with a notice) while no model is active.",
 )
 METRIC_PARAM = OpenApiParameter("metric", OpenApiTypes.STR, enum=Metric.values)
-K_PARAM = OpenApiParameter("k", OpenApiTypes.INT, description="Number of matches, 1-100.")
+K_PARAM = OpenApiParameter(
+    "k",
+    {"type": "integer", "minimum": K_MIN, "maximum": K_MAX},
+    description=f"Number of matches, {K_MIN}-{K_MAX}.",
+)
 BOOST_PARAM = OpenApiParameter(
     "boost",
-    OpenApiTypes.NUMBER,
+    BOOST_SCHEMA,
     description="Distance multiplier for matches of the query's genre, in (0, 1]; 1 turns it "
     "off. Default: the admin's search settings.",
 )
@@ -111,15 +118,58 @@ GENRE_PARAM = OpenApiParameter(
     "genre", OpenApiTypes.STR, description="Curated genre, by slug (`hip-hop`) or id."
 )
 BAD_REQUEST = OpenApiResponse(ErrorSerializer, description="A bad parameter (named in errors).")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such id.")
+# Any path segment reaches the view, so an id that is not a number (`2.5e-24`, `abc`) is the
+# API's JSON 404 too, not the site's HTML "Not Found" page (DRF's default excludes dots).
+ID_IN_PATH = r"[^/]+"
+
+
+class Pagination(LimitOffsetPagination):
+    """limit/offset, strictly: a limit outside 1-MAX_LIMIT or an offset that is not a whole
+    number is a 400 naming it (DRF's own pagination quietly used the defaults instead, and
+    had no upper bound on limit)."""
+
+    max_limit = 500
+    max_offset = 2**31 - 1
+
+    def get_limit(self, request) -> int:
+        return self._param(request, self.limit_query_param, 1, self.max_limit, self.default_limit)
+
+    def get_offset(self, request) -> int:
+        return self._param(request, self.offset_query_param, 0, self.max_offset, 0)
+
+    @staticmethod
+    def _param(request, name: str, low: int, high: int, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise BadRequest({name: f"{name} must be a whole number (got {raw[:40]!r})."}) from None
+        if not low <= value <= high:
+            raise BadRequest({name: f"{name} must be between {low} and {high} (got {value})."})
+        return value
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+            self.offset_query_param: {"minimum": 0, "maximum": self.max_offset},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 @extend_schema_view(
     list=extend_schema(summary="List genres", description="The genres with their catalog size."),
-    retrieve=extend_schema(summary="One genre"),
+    retrieve=extend_schema(summary="One genre", responses={200: GenreSerializer, 404: NOT_FOUND}),
 )
 class GenreViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = GenreSerializer
     pagination_class = None
+    lookup_value_regex = ID_IN_PATH
 
     def get_queryset(self):
         return selectors.genres_with_counts()
@@ -140,11 +190,15 @@ class GenreViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: VideoSerializer(many=True), 400: BAD_REQUEST},
     ),
     retrieve=extend_schema(
-        summary="One video", description="With track metadata and where each value came from."
+        summary="One video",
+        description="With track metadata and where each value came from.",
+        responses={200: VideoDetailSerializer, 404: NOT_FOUND},
     ),
 )
 class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Video.objects.select_related("genre", "predicted_genre")
+    pagination_class = Pagination
+    lookup_value_regex = ID_IN_PATH
 
     def get_serializer_class(self):
         return VideoDetailSerializer if self.action == "retrieve" else VideoSerializer
@@ -183,7 +237,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
         responses={
             200: SimilarSerializer,
             400: BAD_REQUEST,
-            404: OpenApiResponse(description="No such video."),
+            404: NOT_FOUND,
             409: OpenApiResponse(ErrorSerializer, description="The video is not ready yet."),
         },
     )
@@ -302,8 +356,9 @@ class SearchCreateView(APIView):
             ),
         ],
         request={
-            "application/json": SearchRequestSerializer,
-            "multipart/form-data": SearchRequestSerializer,
+            "application/json": SearchUrlRequestSerializer,
+            "application/x-www-form-urlencoded": SearchUrlRequestSerializer,
+            "multipart/form-data": SearchUploadRequestSerializer,
         },
         responses={
             200: SearchCreatedSerializer,
@@ -345,6 +400,8 @@ class SearchCreateView(APIView):
         if url is not None and not isinstance(url, str):
             raise BadRequest({"url": "url must be a string."})
         url = (url or "").strip()
+        if upload is None and data.get("file") not in (None, ""):
+            raise BadRequest({"file": "file must be sent as a file (a named multipart part)."})
         if url and upload:
             raise BadRequest({"url": "give either url or file, not both."})
         if not url and not upload:

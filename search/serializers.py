@@ -171,16 +171,43 @@ class SimilarSerializer(serializers.Serializer):
 # --- searches and jobs -----------------------------------------------------------------------
 
 
-class SearchRequestSerializer(serializers.Serializer):
-    """Documented shape of POST /api/searches/ (validated by search.forms / search.intake)."""
+# boost: in (0, 1] (OpenAPI 3.0 spells an open bound as a flag).
+BOOST_SCHEMA = {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1}
 
-    url = serializers.CharField(required=False, help_text="A YouTube video URL.")
-    file = serializers.FileField(required=False, help_text="A video or audio file (multipart).")
+
+@extend_schema_field(BOOST_SCHEMA)
+class BoostField(serializers.FloatField):
+    pass
+
+
+class SearchParamsSerializer(serializers.Serializer):
     representation = serializers.ChoiceField(choices=Representation.choices, required=False)
     metric = serializers.ChoiceField(choices=Metric.choices, required=False)
     k = serializers.IntegerField(required=False, min_value=K_MIN, max_value=K_MAX)
-    boost = serializers.FloatField(
+    boost = BoostField(
         required=False, help_text="Same-genre distance multiplier in (0, 1]; 1 = off."
+    )
+
+
+# The documented shapes of POST /api/searches/ (validated by search.forms and pipeline.intake):
+# a YouTube URL as JSON or a form, or a file as multipart (with `url` instead, a multipart form
+# works as well). Comments, not docstrings: those would become the components' descriptions.
+
+
+class SearchUrlRequestSerializer(SearchParamsSerializer):
+    url = serializers.CharField(help_text="A YouTube video URL (youtube.com or youtu.be).")
+
+
+# drf-spectacular documents a FileField as a URI (what a response would hold) unless request
+# and response components are split; an upload is the file's bytes.
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadField(serializers.FileField):
+    pass
+
+
+class SearchUploadRequestSerializer(SearchParamsSerializer):
+    file = UploadField(
+        help_text="A video or audio file, at most MVSIM_UPLOAD_MAX_MB (default 200 MB)."
     )
 
 

@@ -174,3 +174,12 @@ def test_an_upload_within_the_limit_is_accepted(client, settings, tmp_path, smal
     assert handler().received == len(clip) and handler().largest_chunk <= CHUNK
     assert Video.objects.filter(source="upload").count() == 1
     assert list(small_limits.iterdir()) == []  # Django's temporary copy was removed
+
+
+def test_a_json_body_over_the_data_limit_is_413_unread(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"url": "https://youtu.be/dQw4w9WgXcQ", "pad": "' + "x" * 2000 + '"}'
+    response = client.post("/api/searches/", body, content_type="application/json")
+    assert response.status_code == 413
+    assert "larger than 1000 bytes" in response.json()["errors"]["body"]
+    assert Video.objects.count() == 0
