@@ -3,7 +3,10 @@
 Downloads are bounded (height, bytes, duration, socket timeout) and every failure becomes a
 `YouTubeError` subclass carrying a short `reason` code, so the ingest summary can count
 failures by reason. Tests download from a local HTTP server through yt-dlp's generic
-extractor; nothing here is YouTube-only except `find_video`'s default search.
+extractor; nothing here is YouTube-only except the default searches (`find_video`,
+`search_videos`). `search_videos` and `playlist_videos` list candidates by flat extraction
+(the search or playlist page only, nothing downloaded); `parse_artist_title` reads
+"Artist - Title (Official Video)" titles.
 
 YouTube serves most formats only to clients that solve its JavaScript challenges: yt-dlp runs
 its challenge scripts (the `yt-dlp-ejs` wheel) in Deno (the `deno` wheel's binary), both
@@ -248,6 +251,102 @@ class _YdlLog:
         return next((line.strip() for line in self.lines if needle in line), None)
 
 
+# --- listing candidates (search results, playlists) ------------------------------------------
+
+# yt-dlp's `live_status` values that mean "not a finished video we can download".
+LIVE_STATUSES = frozenset({"is_live", "is_upcoming", "post_live"})
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One entry of a search result or playlist, as flat extraction reports it."""
+
+    url: str
+    youtube_id: str | None  # None for other hosts (then the URL identifies the video)
+    title: str
+    uploader: str  # the channel; "" when the listing doesn't say
+    duration: float | None  # seconds; None when the listing doesn't say (live, premiere)
+    live_status: str | None
+
+    @property
+    def is_live(self) -> bool:
+        return self.live_status in LIVE_STATUSES
+
+
+def hit_from_entry(entry: Mapping[str, Any] | None) -> SearchHit | None:
+    """A SearchHit for a flat entry, or None for what is not one video (a channel or playlist
+    in the search results, an entry without a URL)."""
+    if not entry:
+        return None
+    ie_key = entry.get("ie_key")
+    if ie_key and ie_key != "Youtube":  # YoutubeTab: a channel or playlist result
+        return None
+    video_id = entry.get("id")
+    url = entry.get("url") or entry.get("webpage_url") or ""
+    if not url and video_id and ie_key == "Youtube":
+        url = f"https://www.youtube.com/watch?v={video_id}"
+    if not url or not isinstance(url, str):
+        return None
+    youtube_id = _youtube_id(url) or (str(video_id) if ie_key == "Youtube" and video_id else None)
+    if youtube_id:
+        url = f"https://www.youtube.com/watch?v={youtube_id}"  # one URL per video
+    duration = entry.get("duration")
+    live_status = entry.get("live_status") or ("is_live" if entry.get("is_live") else None)
+    return SearchHit(
+        url=url,
+        youtube_id=youtube_id,
+        title=str(entry.get("title") or "").strip(),
+        uploader=str(entry.get("uploader") or entry.get("channel") or "").strip(),
+        duration=float(duration) if isinstance(duration, int | float) else None,
+        live_status=live_status,
+    )
+
+
+# Bracketed parts of a video title that describe the video, not the song.
+_DECORATION_WORDS = (
+    r"official|video|audio|lyrics?|visuali[sz]er|clip|m/?v|hd|hq|4k|1080p|720p|remaster(ed)?|"
+    r"explicit|color coded|full album|vevo"
+)
+_DECORATION = re.compile(
+    rf"\s*[(\[【](?=[^)\]】]*\b(?:{_DECORATION_WORDS})\b)[^)\]】]*[)\]】]", re.IGNORECASE
+)
+_TRAILING_DECORATION = re.compile(
+    rf"\s*[|/]\s*[^|/]*\b(?:{_DECORATION_WORDS})\b[^|/]*$", re.IGNORECASE
+)
+_SEPARATOR = re.compile(r"\s+[-–—~|]\s+|\s*[–—]\s*")
+_QUOTED = re.compile(r'^(?P<artist>[^"“”]+?)\s*["“](?P<title>[^"“”]+)["”]')
+_UPLOADER_SUFFIX = re.compile(r"\s*(?:-\s*topic|vevo|official|tv|music)$", re.IGNORECASE)
+
+
+def clean_video_title(title: str) -> str:
+    """The title without "(Official Video)", "[HD]", "| Official Audio" and the like."""
+    text = " ".join(title.split())
+    previous = None
+    while previous != text:
+        previous = text
+        text = _DECORATION.sub("", text)
+        text = _TRAILING_DECORATION.sub("", text)
+    return text.strip(" -–—|")
+
+
+def parse_artist_title(video_title: str, uploader: str = "") -> tuple[str, str]:
+    """(artist, title) read from a music video's title, else from its uploader.
+
+    "Artist - Title (Official Video)" -> ("Artist", "Title"); 'Artist "Title"' the same;
+    a title without a separator takes the uploader as artist ("Adele - Topic" and
+    "AdeleVEVO" become "Adele"). Either part may be "" when nothing says.
+    """
+    text = clean_video_title(video_title)
+    parts = _SEPARATOR.split(text, maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        artist, title = parts[0].strip(), parts[1].strip()
+    elif m := _QUOTED.match(text):
+        artist, title = m.group("artist").strip(), m.group("title").strip()
+    else:
+        artist, title = _UPLOADER_SUFFIX.sub("", uploader.strip()).strip(), text
+    return artist.strip(" \"'“”"), title.strip(" \"'“”")
+
+
 class YouTubeClient:
     def __init__(
         self,
@@ -258,6 +357,7 @@ class YouTubeClient:
         max_duration_seconds: float = 15 * 60,
         socket_timeout: float = 30,
         resolver: Callable[[str], str | None] | None = None,
+        search_resolver: Callable[[str, int], str | None] | None = None,
         retries: int = 3,
         extra_options: Mapping[str, Any] | None = None,
     ):
@@ -267,6 +367,8 @@ class YouTubeClient:
         self.max_duration_seconds = max_duration_seconds
         self.socket_timeout = socket_timeout
         self.resolver = resolver  # tests map a search query to a local URL with this
+        # Tests map a multi-result search (query, limit) to a local listing page with this.
+        self.search_resolver = search_resolver
         self.retries = retries
         self.extra_options = dict(extra_options or {})
 
@@ -330,6 +432,43 @@ class YouTubeClient:
             if entry and entry.get("id"):
                 return f"https://www.youtube.com/watch?v={entry['id']}"
         return None
+
+    def search_videos(self, query: str, limit: int) -> list[SearchHit]:
+        """Up to `limit` videos YouTube's search finds for `query`, by flat extraction (the
+        result pages alone: nothing is resolved or downloaded)."""
+        target = f"ytsearch{limit}:{query}"
+        if self.search_resolver is not None:
+            # Tests: a local page (e.g. an RSS feed) that yt-dlp's generic extractor lists.
+            target = self.search_resolver(query, limit)
+            if target is None:
+                return []
+        return self._list(target, limit)
+
+    def playlist_videos(self, url: str, limit: int) -> list[SearchHit]:
+        """The first `limit` videos of a playlist (or anything yt-dlp lists), flat."""
+        return self._list(url, limit)
+
+    def _list(self, target: str, limit: int) -> list[SearchHit]:
+        log = _YdlLog()
+        options = self._options(
+            log,
+            extract_flat="in_playlist",
+            noplaylist=False,
+            playlistend=max(limit, 1),
+            match_filter=None,  # the caller filters, and counts why
+        )
+        with yt_dlp.YoutubeDL(options) as ydl:
+            try:
+                result = ydl.extract_info(target, download=False)
+            except DownloadError as exc:
+                raise classify_error(str(exc), _cause(exc)) from exc
+        result = result or {}
+        if result.get("_type", "video") == "video":  # a single video, not a list
+            entries: list[Any] = [result]
+        else:
+            entries = list(result.get("entries") or [])
+        hits = [hit for entry in entries[:limit] if (hit := hit_from_entry(entry)) is not None]
+        return hits
 
     def download(self, url: str) -> DownloadResult:
         """Download `url` into media_dir as <id>.<ext>; raises a YouTubeError subclass."""

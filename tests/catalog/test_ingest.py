@@ -332,11 +332,13 @@ def test_report_counts_statuses_and_failure_reasons():
 
 @pytest.mark.django_db
 def test_missing_credentials_name_both_variables(settings):
+    """Only when Spotify is asked for: without credentials the default source is youtube."""
     settings.SPOTIPY_CLIENT_ID = ""
     settings.SPOTIPY_CLIENT_SECRET = None
     with pytest.raises(CommandError) as info:
-        run_ingest("--genres", "Blues")
+        run_ingest("--source", "spotify", "--genres", "Blues")
     assert "SPOTIPY_CLIENT_ID" in str(info.value) and "SPOTIPY_CLIENT_SECRET" in str(info.value)
+    assert "--source youtube" in str(info.value)
 
 
 @pytest.mark.django_db
