@@ -731,7 +731,7 @@ def read_track_csv(path: str) -> CsvResult:
             except UnknownGenre as exc:
                 problems.append(str(exc))
         if problems:
-            result.errors.append(f"Line {line}: {'; '.join(problems)}.")
+            result.errors.append(f"Line {line}: {'; '.join(problems).rstrip('.')}.")
             continue
         result.rows.append(
             TrackRow(line, values["artist"], values["title"], genres[values["genre"]])

@@ -228,7 +228,7 @@ class SpotifyClient:
                 if exc.http_status != 429:
                     raise SpotifyError(
                         f"Spotify API returned HTTP {exc.http_status} for {path}: "
-                        f"{_short_message(exc)}",
+                        f"{_short_message(exc)}{_refusal_hint(exc.http_status, path)}",
                         status=exc.http_status,
                         path=path,
                     ) from exc
@@ -347,7 +347,8 @@ class SpotifyClient:
                 if exc.status in AUDIO_FEATURES_REFUSED:
                     logger.warning(
                         "Spotify refuses audio-features to this app (HTTP %s); continuing "
-                        "without Spotify audio features.",
+                        "without Spotify audio features (our own audio analysis fills tempo, "
+                        "energy and danceability after extraction).",
                         exc.status,
                     )
                     self.audio_features_available = False
@@ -421,6 +422,22 @@ def _retry_after_seconds(exc: SpotifyException) -> float:
         return max(float(raw), 0.0) if raw is not None else 1.0
     except (TypeError, ValueError):
         return 1.0
+
+
+def _refusal_hint(status: int | None, path: str) -> str:
+    """Why a 403/404 happens to new apps, where that is the likely reason."""
+    if status not in (403, 404):
+        return ""
+    if path.startswith("playlists/"):
+        return (
+            " (apps created since Nov 2024 may not read Spotify-owned playlists; this one is "
+            "skipped)"
+        )
+    if path == "audio-features":
+        return " (apps created since Nov 2024 may not use audio features)"
+    if status == 403:
+        return " (this app is not allowed to use this endpoint)"
+    return ""
 
 
 def _short_message(exc: SpotifyException) -> str:

@@ -9,6 +9,7 @@ Usage::
         )
 
 Switches: `audio_features_status=403` (what apps created since Nov 2024 get),
+`search_status=403` (the search itself refused),
 `rate_limit_once_on="/v1/search"` (one 429 with Retry-After), `hang_on="/v1/search"`
 (never answers until the server stops). It enforces the Feb 2026 limits (search limit <= 10,
 playlist page <= 50, audio-features <= 100 ids) so a client that asks for more fails here too.
@@ -95,6 +96,7 @@ class FakeSpotifyAPI(BackgroundHTTPServer):
         client_id: str = "test-client-id",
         client_secret: str = "test-client-secret",
         audio_features_status: int = 200,
+        search_status: int = 200,
         rate_limit_once_on: str | None = None,
         retry_after: int = 1,
         hang_on: str | None = None,
@@ -103,6 +105,7 @@ class FakeSpotifyAPI(BackgroundHTTPServer):
         self.client_id = client_id
         self.client_secret = client_secret
         self.audio_features_status = audio_features_status
+        self.search_status = search_status
         self.rate_limit_once_on = rate_limit_once_on
         self.retry_after = retry_after
         self.hang_on = hang_on
@@ -227,6 +230,10 @@ class _Handler(QuietHandler):
 
     def _search(self, query: dict[str, list[str]]) -> None:
         api = self.server_owner
+        if api.search_status != 200:
+            status = api.search_status
+            self._send_json(status, _error(status, "Forbidden" if status == 403 else "Error"))
+            return
         if query.get("type") != ["playlist"]:
             self._send_json(400, _error(400, "Only playlist search is faked"))
             return
