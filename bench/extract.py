@@ -3,6 +3,10 @@
     .venv/bin/python bench/extract.py            # 180 s and 10 min clips
     .venv/bin/python bench/extract.py --quick    # 180 s clip only, one repeat
 
+Each clip also runs with thumbnails off (features.thumbnails; --no-thumbnails-variant skips
+it), and the thumbnail overhead is printed: the seconds spent on them inside extraction as a
+share of its wall time, and on vs off in the same run.
+
 Clips are generated once with ffmpeg (lavfi testsrc2 + sine, 640x360, 25 fps, H.264 + AAC)
 and cached in bench/out/ (gitignored). Every measurement runs in a fresh child process pinned
 to one CPU (sched_setaffinity, inherited by its ffmpeg children) with one thread for
@@ -112,7 +116,9 @@ def _usage() -> dict[str, float]:
     }
 
 
-def _run_ours(path: str, warm: str, music: bool = False) -> dict[str, float]:
+def _run_ours(
+    path: str, warm: str, music: bool = False, thumbnails: bool = True
+) -> dict[str, float]:
     from features.extraction import extract_file
 
     model, load = None, 0.0
@@ -122,14 +128,15 @@ def _run_ours(path: str, warm: str, music: bool = False) -> dict[str, float]:
         t0 = time.perf_counter()
         model = musicnn.get_model()  # imports TensorFlow, reads the checkpoint
         load = time.perf_counter() - t0
-    extract_file(warm, music_model=model)  # imports, filter-bank tables, first-call costs
+    extract_file(warm, music_model=model, thumbnails=thumbnails)  # imports, first-call costs
     before = _usage()
     t0 = time.perf_counter()
-    r = extract_file(path, music_model=model)
+    r = extract_file(path, music_model=model, thumbnails=thumbnails)
     wall = time.perf_counter() - t0
     after = _usage()
     return {
         "music": r.music_seconds,
+        "thumbnails": r.thumbnail_seconds,
         "music_load": load,
         "wall": wall,
         "duration": r.duration,
@@ -263,7 +270,9 @@ def child_main(kind: str, path: str, warm: str, cpu: int) -> None:
     if kind == "baseline":
         result = _run_baseline(path, warm)
     else:
-        result = _run_ours(path, warm, music=kind == "ours_music")
+        result = _run_ours(
+            path, warm, music=kind == "ours_music", thumbnails=kind != "ours_nothumbs"
+        )
     print(json.dumps(result))
 
 
@@ -324,7 +333,16 @@ def main() -> None:
         help="how the baseline cuts part files (reencode: a plain ffmpeg cut; copy: -c copy)",
     )
     ap.add_argument("--no-music", action="store_true", help="skip the run with MusiCNN")
-    ap.add_argument("--child", choices=["ours", "ours_music", "baseline"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-thumbnails-variant",
+        action="store_true",
+        help="skip the run with thumbnails off (the thumbnail overhead row)",
+    )
+    ap.add_argument(
+        "--child",
+        choices=["ours", "ours_nothumbs", "ours_music", "baseline"],
+        help=argparse.SUPPRESS,
+    )
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--warm", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -348,6 +366,8 @@ def main() -> None:
     results: dict[tuple[str, str], dict[str, float]] = {}
     for clip, path in clips:
         kinds = ["ours"] if args.no_music else ["ours", "ours_music"]
+        if not args.no_thumbnails_variant:
+            kinds.insert(1, "ours_nothumbs")
         if not args.no_baseline and clip == "180 s":
             kinds.append("baseline")
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -358,6 +378,7 @@ def main() -> None:
             results[(clip, kind)] = best(runs[kind])
             name = {
                 "ours": "mvsim (streaming)",
+                "ours_nothumbs": "mvsim, thumbnails off",
                 "ours_music": "mvsim + MusiCNN",
                 "baseline": "baseline (part files)",
             }[kind]
@@ -369,6 +390,18 @@ def main() -> None:
                 f"\nMusiCNN on the {clip} clip: {r['music'] / minutes:.2f} s per audio-minute "
                 f"({r['duration'] / max(r['music'], 1e-9):.0f}x real time for MusiCNN alone); "
                 f"first load {r['music_load']:.1f} s; peak RSS {r['rss_self_mb']:.0f} MB"
+            )
+    for (clip, kind), r in results.items():
+        if kind == "ours" and (clip, "ours_nothumbs") in results:
+            off = results[(clip, "ours_nothumbs")]
+            cpu_on = r["cpu_self"] + r["cpu_children"]
+            cpu_off = off["cpu_self"] + off["cpu_children"]
+            print(
+                f"\nthumbnails on the {clip} clip: {r['thumbnails']:.3f} s measured inside "
+                f"extraction = {100 * r['thumbnails'] / r['wall']:.1f} % of its wall time; "
+                f"on vs off: wall {r['wall']:.2f} vs {off['wall']:.2f} s "
+                f"({100 * (r['wall'] / off['wall'] - 1):+.1f} %), CPU {cpu_on:.2f} vs "
+                f"{cpu_off:.2f} s ({100 * (cpu_on / cpu_off - 1):+.1f} %)"
             )
     if ("180 s", "baseline") in results:
         o, b = results[("180 s", "ours")], results[("180 s", "baseline")]

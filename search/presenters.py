@@ -14,6 +14,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from catalog.models import TrackMetadata, ValueSource, Video
+from features import thumbnails
 from features.definitions import AUDIO_FEATURE_NAMES, VISUAL_FEATURE_NAMES
 
 # --- media and players -----------------------------------------------------------------------
@@ -63,6 +64,32 @@ def artifact_url(path: str) -> str:
     return settings.MEDIA_URL + quote(rel.as_posix())
 
 
+# --- thumbnails (features.thumbnails writes them; docs/features.md) ----------------------------
+
+THUMB_SIZE = (thumbnails.THUMB_WIDTH, 90)  # the <img> width and height of a segment picture
+POSTER_SIZE = (thumbnails.POSTER_WIDTH, 144)  # ... and of a poster (16:9; CSS crops others)
+
+
+def thumbnail_url(name: str) -> str:
+    """MEDIA URL of a thumbnail name recorded by features (``Segment.thumbnail``,
+    ``VideoFeatures.poster``); '' for none."""
+    return settings.MEDIA_URL + quote(name) if name else ""
+
+
+def _existing(name: str) -> str:
+    return thumbnail_url(name) if (Path(settings.MEDIA_ROOT) / name).is_file() else ""
+
+
+def poster_url(video: Video) -> str:
+    """URL of the video's poster ('' until it has one), found on disk, not in the database."""
+    return _existing(thumbnails.poster_name(video.pk))
+
+
+def segment_thumbnail_url(video: Video, index: int) -> str:
+    """URL of the picture of the video's segment ``index`` ('' when it has none)."""
+    return _existing(thumbnails.segment_name(video.pk, index))
+
+
 # --- video page ------------------------------------------------------------------------------
 
 
@@ -105,6 +132,7 @@ class Timeline:
     duration: float
     segments: list[dict]
     series: list[Series]
+    poster: str = ""  # the video's poster URL ('' when it has none)
 
     @property
     def height(self) -> int:
@@ -178,10 +206,11 @@ def timeline(
             "x": start / duration * width,
             "w": max((end - start) / duration * width, 1),
             "url": play_url(video, start),
+            "thumb": segment_thumbnail_url(video, idx),
         }
         for idx, start, end, _, _ in rows
     ]
-    return Timeline(width, row_height, duration, segments, series)
+    return Timeline(width, row_height, duration, segments, series, poster_url(video))
 
 
 # --- about -----------------------------------------------------------------------------------
