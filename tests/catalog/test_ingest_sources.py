@@ -456,3 +456,24 @@ def test_spotify_audio_features_403_is_explained(
     assert "Spotify refused its audio features (HTTP 403)" in output
     assert "our own audio analysis" in output and "--source youtube" in output
     assert summary_row(output, "Reggae")[:4] == ["Reggae", "0", "1", "1"]
+
+
+def test_client_lists_a_playlist_flat_up_to_the_limit(media, tmp_path):
+    from catalog.youtube_client import YouTubeClient
+
+    fake = FakeYouTubeSearch(media)
+    url = fake.playlist(
+        "five", [listed(f"Band - Song {i}", video_id=f"song{i}abcdef") for i in range(5)]
+    )
+    client = YouTubeClient(tmp_path, socket_timeout=5, retries=0)
+
+    hits = client.playlist_videos(url, 2)
+
+    assert [(h.youtube_id, h.title, h.duration) for h in hits] == [
+        ("song0abcdef", "Band - Song 0", 200.0),
+        ("song1abcdef", "Band - Song 1", 200.0),
+    ]
+    assert [r.path for r in media.requests] == ["/playlist/five.rss"]  # nothing else fetched
+    assert not list(tmp_path.iterdir())  # nothing downloaded
+    client.search_resolver = fake
+    assert client.search_videos("nothing listed", 3) == []
