@@ -5,9 +5,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from mvsite import views
+from mvsite import media, views
 from search import api
-from search import views as search_views
 
 router = DefaultRouter()
 router.register("genres", api.GenreViewSet, basename="api-genre")
@@ -35,4 +34,6 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA:
     # With Range support (django.views.static.serve has none), so <video>#t=N can seek.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", search_views.serve_media, name="media")]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media.serve_media, name="media")]
+
+handler404 = "mvsite.views.not_found"

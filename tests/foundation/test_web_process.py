@@ -58,3 +58,19 @@ def test_the_web_process_never_imports_tensorflow(tmp_path, redis_conn):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/jobs/abc/", "/api/no-such-thing/", "/api/videos/x/"])
+def test_api_404s_are_json(client, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_page_404s_stay_pages(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
