@@ -25,8 +25,19 @@ from features.extraction import (
     extract_file,
     mean_music,
 )
-from features.media import SegmentReader, probe
+from features.media import MediaInfo, SegmentReader, probe
 from features.models import FeatureDefinition, Segment, VideoFeatures
+
+
+def _audio_reader(info: MediaInfo) -> SegmentReader:
+    """The decoded audio of each segment, no pictures (for work added to extracted videos)."""
+    return SegmentReader(
+        info,
+        segment_seconds=settings.SEGMENT_SECONDS,
+        audio_rate=AUDIO_RATE,
+        include_video=False,
+        timeout=120.0 + 2.0 * (info.duration or settings.MAX_VIDEO_SECONDS),
+    )
 
 
 class NoMediaFile(ValueError):
@@ -143,13 +154,7 @@ def add_music_embeddings(video_id: int, model: musicnn.MusicnnModel) -> bool:
     info = probe(path)
     computed: dict[int, tuple] = {}
     if info.has_audio:
-        reader = SegmentReader(
-            info,
-            segment_seconds=settings.SEGMENT_SECONDS,
-            audio_rate=AUDIO_RATE,
-            include_video=False,
-            timeout=120.0 + 2.0 * (info.duration or settings.MAX_VIDEO_SECONDS),
-        )
+        reader = _audio_reader(info)
         with reader:
             for raw in reader:
                 if raw.index in segments and raw.audio.size:
@@ -239,13 +244,7 @@ def make_thumbnails(video_id: int) -> ThumbnailOutcome:
                 pictures[index] = collector.add(start, frame[None], no_audio)
     elif info.has_audio:
         wanted = {index: start for index, start, _ in rows}
-        reader = SegmentReader(
-            info,
-            segment_seconds=settings.SEGMENT_SECONDS,
-            audio_rate=AUDIO_RATE,
-            include_video=False,
-            timeout=120.0 + 2.0 * (info.duration or settings.MAX_VIDEO_SECONDS),
-        )
+        reader = _audio_reader(info)
         with reader:
             for raw in reader:
                 if raw.index in wanted:

@@ -30,6 +30,7 @@ from catalog.selectors import existing_video
 from catalog.url_safety import UnsafeUrl, parse_youtube_url
 from features.media import MediaError, probe
 from mvsite.queues import QueueUnavailable, require_queue
+from mvsite.uploads import human_size
 from pipeline.reconcile import check_video
 from pipeline.services import restart, start
 from pipeline.stages import IN_PROGRESS
@@ -72,14 +73,6 @@ class Intake:
     @property
     def reused(self) -> bool:
         return not self.created
-
-
-def _human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"  # pragma: no cover
 
 
 def ensure_processing(video: Video) -> str | None:
@@ -220,8 +213,8 @@ def submit_upload(uploaded) -> Intake:
     size = getattr(uploaded, "size", None)
     if size is None or size > limit:
         raise UploadTooLarge(
-            f"“{original}” is too large ({_human_size(size or 0)}); the limit is "
-            f"{_human_size(limit)}.",
+            f"“{original}” is too large ({human_size(size or 0)}); the limit is "
+            f"{human_size(limit)}.",
             field="file",
         )
     if size == 0:
@@ -240,7 +233,7 @@ def submit_upload(uploaded) -> Intake:
                 written += len(chunk)
                 if written > limit:  # the declared size lied
                     raise UploadTooLarge(
-                        f"“{original}” is larger than the limit of {_human_size(limit)}.",
+                        f"“{original}” is larger than the limit of {human_size(limit)}.",
                         field="file",
                     )
                 digest.update(chunk)
