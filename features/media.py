@@ -30,6 +30,9 @@ import numpy as np
 
 QUEUE_SEGMENTS = 2  # decoded segments buffered ahead per stream
 PROBE_TIMEOUT = 30.0
+# Largest frame decoded: 8K UHD. Every frame is decoded at full size before it is scaled down,
+# so a declared 10,000 x 10,000 stream costs ~330 MB and ~0.7 s per frame in ffmpeg.
+MAX_FRAME_PIXELS = 7680 * 4320
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -53,6 +56,10 @@ class NoStreams(MediaError):
 
 class MediaTooLong(MediaError):
     """The file is longer than the allowed maximum duration."""
+
+
+class FrameTooLarge(MediaError):
+    """The video stream declares frames larger than MAX_FRAME_PIXELS."""
 
 
 class DecodeError(MediaError):
@@ -195,7 +202,8 @@ def ffmpeg_input(path: str | os.PathLike[str]) -> str:
 
 
 def probe(path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT) -> MediaInfo:
-    """Describe a media file. Raises UnreadableMedia / EmptyFile / NoStreams / DecodeTimeout."""
+    """Describe a media file. Raises UnreadableMedia / EmptyFile / NoStreams / DecodeTimeout /
+    FrameTooLarge."""
     p = Path(path)
     if not p.exists():
         raise UnreadableMedia(f"file not found: {p}")
@@ -211,6 +219,10 @@ def probe(path: str | os.PathLike[str], *, timeout: float = PROBE_TIMEOUT) -> Me
     info = parse_probe(str(p.resolve()), proc.stderr.decode("utf-8", errors="replace"))
     if not info.has_audio and not info.has_video:
         raise NoStreams(f"{p.name} has neither an audio nor a video stream")
+    if info.width and info.height and info.width * info.height > MAX_FRAME_PIXELS:
+        raise FrameTooLarge(
+            f"the video frames are {info.width}x{info.height}; the limit is 7680x4320 (8K)"
+        )
     return info
 
 
@@ -542,6 +554,7 @@ __all__ = [
     "DecodeError",
     "DecodeTimeout",
     "EmptyFile",
+    "FrameTooLarge",
     "MediaError",
     "MediaInfo",
     "MediaTooLong",
