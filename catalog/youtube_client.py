@@ -495,6 +495,9 @@ class YouTubeClient:
             except DownloadError as exc:
                 self._remove_partials(video_id)
                 raise classify_error(str(exc), _cause(exc)) from exc
+            except BaseException:  # the job's timeout, a disk error: no partial file stays
+                self._remove_partials(video_id)
+                raise
 
         path = self._downloaded_path(info, video_id)
         if path is None:

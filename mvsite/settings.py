@@ -133,6 +133,9 @@ EMBEDDED_POSTGRES = not env.env_str("DATABASE_URL")
 POSTGRES_DATA_DIR = env.postgres_data_dir()
 POSTGRES_SHARED_BUFFERS = env.env_str("MVSIM_PG_SHARED_BUFFERS", "2GB")
 DATABASES = {"default": env.database_config()}
+# Check a persistent connection before each request/job reuses it: after a database restart the
+# next request reconnects instead of failing once with "connection already closed".
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # psycopg prepares a statement once it has run 5 times on a connection (its default; Django turns it
 # off). Only server-side-binding cursors prepare: the k-NN search uses one (search/sql.py), the
 # ORM binds on the client. Behind a transaction-pooling PgBouncer older than 1.21 (or without

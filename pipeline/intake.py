@@ -15,6 +15,7 @@ checks the input, stores the uploaded bytes and starts the processing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -62,6 +63,12 @@ class UploadTooLarge(IntakeError):
 
 class VideoNotReady(IntakeError):
     status = 409
+
+
+class StorageFailed(IntakeError):
+    """The upload could not be written (disk full, MEDIA_ROOT unwritable): nothing was kept."""
+
+    status = 507
 
 
 @dataclass(frozen=True)
@@ -222,22 +229,30 @@ def submit_upload(uploaded) -> Intake:
     require_queue()
 
     folder = Path(settings.MEDIA_ROOT) / UPLOAD_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}.upload"
     keep = False
     try:
         digest = hashlib.sha256()
         written = 0
-        with open(path, "xb") as out:
-            for chunk in uploaded.chunks():
-                written += len(chunk)
-                if written > limit:  # the declared size lied
-                    raise UploadTooLarge(
-                        f"“{original}” is larger than the limit of {human_size(limit)}.",
-                        field="file",
-                    )
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(path, "xb") as out:
+                for chunk in uploaded.chunks():
+                    written += len(chunk)
+                    if written > limit:  # the declared size lied
+                        raise UploadTooLarge(
+                            f"“{original}” is larger than the limit of {human_size(limit)}.",
+                            field="file",
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:  # disk full, MEDIA_ROOT unwritable: say so, keep nothing
+            logger.error("could not store an upload in %s: %s", folder, exc)
+            raise StorageFailed(
+                f"“{original}” could not be stored on the server ({exc.strerror or exc}); "
+                "nothing was kept. Try again later.",
+                field="file",
+            ) from exc
         sha = digest.hexdigest()
         info = _probe_upload(path, original)
 
@@ -269,7 +284,8 @@ def submit_upload(uploaded) -> Intake:
         return Intake(video=video, created=True, job_id=starting.job_id)
     finally:
         if not keep:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # e.g. its folder could not be made
+                path.unlink(missing_ok=True)
 
 
 # --- existing video --------------------------------------------------------------------------
