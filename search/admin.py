@@ -17,7 +17,15 @@ MODALITY_WEIGHT_FIELDS = ("audio_weight", "visual_weight")
 
 @admin.register(SearchSettings)
 class SearchSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "k", "genre_boost", "ef_search", "audio_weight", "visual_weight"]
+    list_display = [
+        "__str__",
+        "k",
+        "genre_boost",
+        "max_per_artist",
+        "ef_search",
+        "audio_weight",
+        "visual_weight",
+    ]
     readonly_fields = ["materialization_state"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -6,16 +6,20 @@ Every error message names the parameter it is about, so a 400 says what to fix.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from urllib.parse import urlencode
 
 from django import forms
 
 from search.choices import Metric, Representation
 from search.models import SearchSettings
+from search.ranking import DURATION_MAX, MAX_PER_ARTIST_MAX
+from search.tags import UnknownTag, parse_tags
 
 K_MIN, K_MAX = 1, 100
 PARAM_NAMES = ("representation", "metric", "k", "boost")
+# Result filters of a similarity search (results page and GET /api/videos/{id}/similar/).
+FILTER_NAMES = ("max_per_artist", "min_duration", "max_duration", "tags")
 
 
 class InvalidParams(ValueError):
@@ -32,15 +36,29 @@ class SearchParams:
     metric: str
     k: int
     boost: float
+    # None: SearchSettings.max_per_artist (search.selectors resolves it).
+    max_per_artist: int | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    tags: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def querystring(self) -> str:
-        return urlencode(self.as_dict())
+        """The parameters as a query string; unset filters are left out."""
+        values = {}
+        for name, value in self.as_dict().items():
+            if value is None or value == ():
+                continue
+            values[name] = ",".join(value) if isinstance(value, tuple | list) else value
+        return urlencode(values)
 
     def with_representation(self, representation: str) -> SearchParams:
-        return SearchParams(representation, self.metric, self.k, self.boost)
+        return replace(self, representation=representation)
+
+    def with_max_per_artist(self, max_per_artist: int) -> SearchParams:
+        return replace(self, max_per_artist=max_per_artist)
 
 
 def defaults() -> SearchParams:
@@ -58,13 +76,73 @@ def _choice_help(choices) -> str:
     return ", ".join(value for value, _ in choices)
 
 
+def _seconds(raw: str, name: str) -> float | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise forms.ValidationError(
+            f"{name} must be a number of seconds (got {raw[:40]!r})."
+        ) from None
+    if not math.isfinite(value) or not 0 <= value <= DURATION_MAX:
+        raise forms.ValidationError(
+            f"{name} must be between 0 and {DURATION_MAX:.0f} seconds (got {raw[:40]})."
+        )
+    return value
+
+
 class ParamsForm(forms.Form):
-    """representation / metric / k / boost; blank means the admin's default (SearchSettings)."""
+    """representation / metric / k / boost and the result filters; blank means the admin's
+    default (SearchSettings) or no filter."""
 
     representation = forms.CharField(required=False)
     metric = forms.CharField(required=False)
     k = forms.CharField(required=False, label="Results (k)")
     boost = forms.CharField(required=False, label="Same-genre boost")
+    max_per_artist = forms.CharField(required=False, label="At most per artist")
+    min_duration = forms.CharField(required=False, label="Shortest (s)")
+    max_duration = forms.CharField(required=False, label="Longest (s)")
+    tags = forms.CharField(required=False, label="Music tags")
+
+    def clean_max_per_artist(self) -> int | None:
+        raw = (self.cleaned_data.get("max_per_artist") or "").strip()
+        if not raw:
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            raise forms.ValidationError(
+                f"max_per_artist must be a whole number (got {raw[:40]!r})."
+            ) from None
+        if not 1 <= value <= MAX_PER_ARTIST_MAX:
+            raise forms.ValidationError(
+                f"max_per_artist must be between 1 and {MAX_PER_ARTIST_MAX} (got {value})."
+            )
+        return value
+
+    def clean_min_duration(self) -> float | None:
+        return _seconds(self.cleaned_data.get("min_duration"), "min_duration")
+
+    def clean_max_duration(self) -> float | None:
+        return _seconds(self.cleaned_data.get("max_duration"), "max_duration")
+
+    def clean_tags(self) -> tuple[str, ...]:
+        try:
+            return parse_tags(self.cleaned_data.get("tags") or "")
+        except UnknownTag as exc:
+            raise forms.ValidationError(f"tags: {exc}.") from None
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_duration"), data.get("max_duration")
+        if low is not None and high is not None and low > high:
+            self.add_error(
+                "min_duration",
+                f"min_duration ({low:g} s) must not be more than max_duration ({high:g} s).",
+            )
+        return data
 
     def clean_representation(self) -> str | None:
         value = (self.cleaned_data.get("representation") or "").strip().lower()
@@ -122,6 +200,10 @@ class ParamsForm(forms.Form):
             metric=data.get("metric") or base.metric,
             k=data.get("k") or base.k,
             boost=data["boost"] if data.get("boost") is not None else base.boost,
+            max_per_artist=data.get("max_per_artist"),
+            min_duration=data.get("min_duration"),
+            max_duration=data.get("max_duration"),
+            tags=data.get("tags") or (),
         )
 
     def error_dict(self) -> dict[str, str]:
@@ -130,7 +212,7 @@ class ParamsForm(forms.Form):
 
 def parse_params(data) -> SearchParams:
     """Validate a QueryDict/dict of parameters; raises InvalidParams naming each bad one."""
-    form = ParamsForm({key: data.get(key, "") for key in PARAM_NAMES})
+    form = ParamsForm({key: data.get(key, "") for key in (*PARAM_NAMES, *FILTER_NAMES)})
     if not form.is_valid():
         raise InvalidParams(form.error_dict())
     return form.params()

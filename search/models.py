@@ -84,6 +84,11 @@ class SearchSettings(models.Model):
     candidate_pool_factor = models.PositiveSmallIntegerField(
         default=10, help_text="Fetch k x this many candidates from the index before re-ranking."
     )
+    max_per_artist = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="At most this many results per artist on the pages and the API (1-100; "
+        "k or more turns it off). Videos without an artist are not capped.",
+    )
     audio_weight = models.FloatField(default=1.0, help_text="Weight of audio in 'both'.")
     visual_weight = models.FloatField(default=1.0, help_text="Weight of visual in 'both'.")
     default_representation = models.CharField(
@@ -117,6 +122,10 @@ class SearchSettings(models.Model):
             raise ValidationError({"ef_search": "ef_search must be between 1 and 1000."})
         if self.candidate_pool_factor < 10:
             raise ValidationError({"candidate_pool_factor": "Use at least 10 (pool >= 10 x k)."})
+        if not 1 <= self.max_per_artist <= 100:
+            raise ValidationError(
+                {"max_per_artist": "max_per_artist must be between 1 and 100 (100 = off)."}
+            )
         if self.audio_weight < 0 or self.visual_weight < 0:
             raise ValidationError("Modality weights cannot be negative.")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection
 
 from catalog.models import Genre, Video, VideoStatus
 from search.choices import POOLS, Metric, Pool, Representation
@@ -21,14 +20,19 @@ from search.models import REPRESENTATION_DIMS, SearchSettings, VideoVector
 from search.sql import (
     EF_SEARCH_MAX,
     RELAXED,
+    ROW_WIDTH,
     SINGLE_PASS,
     knn_statement,
     ranked_statement,
     run_search,
+    video_from_row,
 )
+from search.tags import TAG_FILTER_MIN, UnknownTag, model_name, parse_tags, positions
 
 K_MAX = 100
 MIN_POOL_FACTOR = 10
+MAX_PER_ARTIST_MAX = 100
+DURATION_MAX = 24 * 3600.0  # seconds; a duration filter beyond a day is a typo
 
 
 class InvalidSearchParameter(ValueError):
@@ -155,6 +159,52 @@ class Exclusions:
         return cls(video.pk, video.youtube_id or "", video.content_sha256 or "")
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a match must be besides near: of ``genre`` (curated or predicted), between
+    ``min_duration`` and ``max_duration`` seconds (either may be None), and carrying every tag
+    of ``tags`` (canonical names, search.tags) with a probability of at least TAG_FILTER_MIN."""
+
+    genre: Genre | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        return (
+            self.genre is not None
+            or self.min_duration is not None
+            or self.max_duration is not None
+            or bool(self.tags)
+        )
+
+
+def _validate_filters(
+    min_duration: float | None, max_duration: float | None, tags
+) -> tuple[str, ...]:
+    for name, value in (("min_duration", min_duration), ("max_duration", max_duration)):
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= DURATION_MAX
+        ):
+            raise InvalidSearchParameter(
+                name, f"must be a number of seconds from 0 to {DURATION_MAX:.0f}, got {value!r}"
+            )
+    if min_duration is not None and max_duration is not None and min_duration > max_duration:
+        raise InvalidSearchParameter(
+            "min_duration",
+            f"must not be more than max_duration ({min_duration:g} > {max_duration:g})",
+        )
+    try:
+        return parse_tags(tags)
+    except UnknownTag as exc:
+        raise InvalidSearchParameter("tags", str(exc)) from None
+
+
 def nearest_rows(
     query: np.ndarray | int,
     *,
@@ -174,7 +224,7 @@ def nearest_rows(
     find_similar does that and is what callers want.
     """
     statement, params = _knn(
-        query, representation, metric, limit, pool, genre, exclude or Exclusions(), exact
+        query, representation, metric, limit, pool, Filters(genre), exclude or Exclusions(), exact
     )
     return run_search(statement, params, ef_search=max(ef_search, limit), exact=exact)
 
@@ -185,11 +235,13 @@ def _knn(
     metric: str,
     limit: int,
     pool: str,
-    genre: Genre | None,
+    filters: Filters,
     exclude: Exclusions,
     exact: bool,
+    artist: bool = False,
 ) -> tuple[str, dict]:
     by_video = not isinstance(query, np.ndarray)
+    genre = filters.genre
     statement = knn_statement(
         representation,
         metric,
@@ -200,6 +252,10 @@ def _knn(
         exclude_youtube=bool(exclude.youtube_id),
         exclude_sha256=bool(exclude.content_sha256),
         exact=exact,
+        min_duration=filters.min_duration is not None,
+        max_duration=filters.max_duration is not None,
+        tags=len(filters.tags),
+        artist=artist,
     )
     params = {
         "status": VideoStatus.READY.value,
@@ -208,7 +264,14 @@ def _knn(
         "exclude_id": exclude.video_id,
         "youtube_id": exclude.youtube_id,
         "content_sha256": exclude.content_sha256,
+        "min_duration": filters.min_duration,
+        "max_duration": filters.max_duration,
     }
+    if filters.tags:
+        params["music_model"] = model_name()
+        params["tag_min"] = TAG_FILTER_MIN
+        # SQL arrays start at 1.
+        params.update({f"tag_{i}": p + 1 for i, p in enumerate(positions(filters.tags))})
     if by_video:
         params["query_id"] = int(query)
     else:
@@ -227,15 +290,23 @@ def find_similar(
     genre: Genre | None = None,
     exact: bool = False,
     ef_search: int | None = None,
+    max_per_artist: int | None = None,
+    min_duration: float | None = None,
+    max_duration: float | None = None,
+    tags: tuple[str, ...] | str = (),
 ) -> list[Match]:
     """The k videos most similar to ``query`` (a Video, or a vector of the representation).
 
     - candidates: ``ready`` videos of the pool ('catalog' or past 'queries') with a vector in
-      the column, optionally of ``genre`` (curated or predicted); never the query video itself
-      nor a near-duplicate (same non-empty youtube_id or content_sha256).
+      the column, optionally of ``genre`` (curated or predicted), between ``min_duration``
+      and ``max_duration`` seconds, with every tag of ``tags`` (search.tags); never the query
+      video itself nor a near-duplicate (same non-empty youtube_id or content_sha256).
     - boost: same-genre candidates (predicted or curated genre == the query's predicted genre,
       else its curated one) rank by distance x boost; None = SearchSettings.genre_boost.
       Vector queries have no genre, so no boost.
+    - max_per_artist: at most this many results per artist (case-insensitive; videos without
+      an artist are not capped), applied after the boost over the candidate pool; None = no
+      cap (the pages and the API pass SearchSettings.max_per_artist by default).
     - exact: disable index scans for an exact (sequential) search.
 
     Raises InvalidSearchParameter (a ValueError naming the parameter) and
@@ -245,6 +316,18 @@ def find_similar(
     boost = settings.genre_boost if boost is None else boost
     ef_search = settings.ef_search if ef_search is None else ef_search
     _validate(representation, metric, k, boost, pool, ef_search)
+    if max_per_artist is not None and (
+        isinstance(max_per_artist, bool)
+        or not isinstance(max_per_artist, int)
+        or not 1 <= max_per_artist <= MAX_PER_ARTIST_MAX
+    ):
+        raise InvalidSearchParameter(
+            "max_per_artist",
+            f"must be an integer from 1 to {MAX_PER_ARTIST_MAX}, got {max_per_artist!r}",
+        )
+    filters = Filters(
+        genre, min_duration, max_duration, _validate_filters(min_duration, max_duration, tags)
+    )
 
     exclude = None
     query_genre_id = None
@@ -261,52 +344,78 @@ def find_similar(
             raise RepresentationUnavailable(_ZERO_COSINE)
 
     # The pool exists so the boost cannot drop true near neighbours (a same-genre video a
-    # bit farther away may overtake); with nothing to boost the order is the index's, and
-    # the k nearest are all we need.
+    # bit farther away may overtake) and so k rows are left after the artist cap; with
+    # neither, the order is the index's, and the k nearest are all we need.
     boosting = query_genre_id is not None and boost < 1
-    pool_size = k * max(settings.candidate_pool_factor, MIN_POOL_FACTOR) if boosting else k
-    knn, params = _knn(
-        probe, representation, metric, pool_size, pool, genre, exclude or Exclusions(), exact
-    )
-    params.update(query_genre_id=query_genre_id, boost=float(boost))
-    # The query video itself passes the index before the filter drops it: one more slot in
-    # the first pass saves a second (iterative) pass over the graph.
-    ef = max(ef_search, pool_size + (exclude is not None))
-    statement = ranked_statement(knn, k)
-    # One pass over the graph is enough when the filters cannot starve it: the catalog pool
-    # (nearly every indexed row is a ready catalog video; past queries are a small minority,
-    # so that pool goes straight to iterative scans), no genre filter, and ef_search at least
-    # twice the LIMIT. Fewer than k rows back means it was not, and the search runs again
-    # with iterative scans.
-    single_pass = pool == "catalog" and genre is None and not exact and ef >= 2 * pool_size
-    mode = SINGLE_PASS if single_pass else RELAXED
-    rows = run_search(statement, params, ef_search=ef, exact=exact, iterative=mode)
-    if single_pass and len(rows) < k:
-        rows = run_search(statement, params, ef_search=ef, exact=exact)
+    capped = max_per_artist is not None and max_per_artist < k
+    factor = max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
+    pool_size = k * factor if boosting or capped else k
+    rows = _ranked_rows(
+        probe, representation, metric, k, pool, filters, exclude, exact, ef_search,
+        pool_size, capped, query_genre_id, boost, max_per_artist,
+    )  # fmt: skip
+    if capped and len(rows) < k and rows and rows[0][-1] >= pool_size < EF_SEARCH_MAX:
+        # One artist (or a few) filled the pool: a larger one finds the k the cap leaves.
+        rows = _ranked_rows(
+            probe, representation, metric, k, pool, filters, exclude, exact, ef_search,
+            min(EF_SEARCH_MAX, pool_size * 5), capped, query_genre_id, boost, max_per_artist,
+        )  # fmt: skip
     if not rows:
         _explain_no_results(query, representation, metric)
         return []
     return [_match(row, rank, metric) for rank, row in enumerate(rows, start=1)]
 
 
-_VIDEO_FIELDS = [f.attname for f in Video._meta.concrete_fields]
-_GENRE_FIELDS = [f.attname for f in Genre._meta.concrete_fields]
+def _ranked_rows(
+    probe: np.ndarray | int,
+    representation: str,
+    metric: str,
+    k: int,
+    pool: str,
+    filters: Filters,
+    exclude: Exclusions | None,
+    exact: bool,
+    ef_search: int,
+    pool_size: int,
+    capped: bool,
+    query_genre_id: int | None,
+    boost: float,
+    max_per_artist: int | None,
+) -> list[tuple]:
+    knn, params = _knn(
+        probe,
+        representation,
+        metric,
+        pool_size,
+        pool,
+        filters,
+        exclude or Exclusions(),
+        exact,
+        artist=capped,
+    )
+    params.update(query_genre_id=query_genre_id, boost=float(boost), max_per_artist=max_per_artist)
+    # The query video itself passes the index before the filter drops it: one more slot in
+    # the first pass saves a second (iterative) pass over the graph.
+    ef = max(ef_search, pool_size + (exclude is not None))
+    statement = ranked_statement(knn, k, capped=capped)
+    # One pass over the graph is enough when the filters cannot starve it: the catalog pool
+    # (nearly every indexed row is a ready catalog video; past queries are a small minority,
+    # so that pool goes straight to iterative scans), no genre, duration or tag filter, and
+    # ef_search at least twice the LIMIT. Fewer than k rows back means it was not, and the
+    # search runs again with iterative scans.
+    single_pass = pool == "catalog" and not filters.any and not exact and ef >= 2 * pool_size
+    mode = SINGLE_PASS if single_pass else RELAXED
+    rows = run_search(statement, params, ef_search=ef, exact=exact, iterative=mode)
+    if single_pass and len(rows) < k:
+        rows = run_search(statement, params, ef_search=ef, exact=exact)
+    return rows
 
 
 def _match(row: tuple, rank: int, metric: str) -> Match:
     """A ranked_statement row → Match, its Video with both genres attached (no more queries)."""
-    n_video, n_genre = len(_VIDEO_FIELDS), len(_GENRE_FIELDS)
-    db = connection.alias
-    video = Video.from_db(db, _VIDEO_FIELDS, row[:n_video])
-    genre_values = row[n_video : n_video + n_genre]
-    predicted_values = row[n_video + n_genre : n_video + 2 * n_genre]
-    video.genre = Genre.from_db(db, _GENRE_FIELDS, genre_values) if video.genre_id else None
-    video.predicted_genre = (
-        Genre.from_db(db, _GENRE_FIELDS, predicted_values) if video.predicted_genre_id else None
-    )
-    distance, boosted, same = row[-3:]
+    distance, boosted, same = row[ROW_WIDTH : ROW_WIDTH + 3]
     return Match(
-        video=video,
+        video=video_from_row(row),
         distance=float(distance),
         score=similarity_score(float(distance), metric),
         boosted_distance=float(boosted),

@@ -17,8 +17,9 @@ from ml.models import ModelVersion
 from search.choices import POOLS, Pool, Representation
 from search.explain import explain, explain_many
 from search.forms import SearchParams
-from search.models import Search, VideoVector
+from search.models import Search, SearchSettings, VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
+from search.tags import TagMatch, tag_search, vocabulary
 
 if TYPE_CHECKING:
     from search.explain import SegmentPair
@@ -138,6 +139,10 @@ def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = N
         boost=params.boost,
         pool=pool,
         genre=genre,
+        max_per_artist=params.max_per_artist,
+        min_duration=params.min_duration,
+        max_duration=params.max_duration,
+        tags=params.tags,
     )
 
 
@@ -182,9 +187,13 @@ def similar(
     """Top-k per pool with explanations. `code` falls back to `both` when it is unavailable;
     `both` for a query with one modality ranks by that one (with a notice).
 
-    Raises search.ranking.InvalidSearchParameter for parameters the ranking rejects.
+    ``params.max_per_artist`` None: SearchSettings.max_per_artist (what was used is in the
+    result's params). Raises search.ranking.InvalidSearchParameter for parameters the
+    ranking rejects.
     """
 
+    if params.max_per_artist is None:
+        params = params.with_max_per_artist(SearchSettings.cached().max_per_artist)
     used, notice = _single_modality(query, params)
     result = Results(query=query, params=used, requested=params, notice=notice)
     params = used
@@ -219,6 +228,19 @@ def similar(
         else:
             result.queries = rows
     return result
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+def tag_vocabulary() -> tuple[str, ...]:
+    """The music tags a search can name (search.tags)."""
+    return vocabulary()
+
+
+def videos_by_tags(tags: tuple[str, ...], k: int) -> list[TagMatch]:
+    """The k ready catalog videos with the highest mean probability of ``tags``."""
+    return tag_search(tags, k)
 
 
 # --- explore ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 
 from catalog.models import Genre, Video
+from features.models import VideoFeatures
 from search.choices import Metric
 from search.models import VideoVector
 
@@ -34,9 +35,19 @@ def knn_statement(
     exclude_youtube: bool,
     exclude_sha256: bool,
     exact: bool,
+    min_duration: bool = False,
+    max_duration: bool = False,
+    tags: int = 0,
+    artist: bool = False,
 ) -> str:
     """The k-NN SQL for one shape of search: ``(video_id, distance, genre_id,
-    predicted_genre_id)`` of up to ``limit`` ready videos of one pool, nearest first.
+    predicted_genre_id)`` of up to ``limit`` ready videos of one pool, nearest first
+    (``artist``: a fifth column, the artist key of the artist cap, '' for no artist).
+
+    Filters are WHERE clauses the iterative index scan checks per candidate, so the HNSW index
+    still serves them: ``min_duration``/``max_duration`` (seconds), and ``tags`` tag
+    conditions, each "probability of tag ``%(tag_i)s`` (1-based) >= ``%(tag_min)s``" on the
+    video's mean MusiCNN tags from the checkpoint ``%(music_model)s`` (search.tags).
 
     Hand-written rather than compiled by the ORM on every call: at 1M videos the graph search
     takes ~3 ms and compiling the equivalent queryset took another 0.5 ms. ``by_video``: the
@@ -60,41 +71,103 @@ def knn_statement(
         where.append("v.youtube_id IS DISTINCT FROM %(youtube_id)s")
     if exclude_sha256:
         where.append("v.content_sha256 <> %(content_sha256)s")
+    if min_duration:
+        where.append("v.duration_seconds >= %(min_duration)s")
+    if max_duration:
+        where.append("v.duration_seconds <= %(max_duration)s")
+    joins = ""
+    if tags:
+        joins = f" JOIN {VideoFeatures._meta.db_table} vf ON vf.video_id = vv.video_id"
+        where.append("vf.music_model = %(music_model)s")
+        where += [f"(vf.music_tags::real[])[%(tag_{i})s::int] >= %(tag_min)s" for i in range(tags)]
+    extra = ", lower(btrim(v.artist)) AS artist" if artist else ""
     # Only the distance in ORDER BY so the HNSW index can serve it; exact ties are broken by
     # ranked_statement's outer ORDER BY (and here when exact, where a second key is free).
     return (
         f"SELECT vv.video_id, vv.{column} {operator} {probe} AS distance, "
-        f"v.genre_id, v.predicted_genre_id "
-        f"FROM {vectors} vv JOIN {videos} v ON v.id = vv.video_id "
+        f"v.genre_id, v.predicted_genre_id{extra} "
+        f"FROM {vectors} vv JOIN {videos} v ON v.id = vv.video_id{joins} "
         f"WHERE {' AND '.join(where)} "
         f"ORDER BY {'2, 1' if exact else '2'} LIMIT {int(limit)}"
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def ranked_statement(knn: str, k: int) -> str:
-    """One statement for a whole search: the k-NN pool (``knn``, a knn_statement), re-ranked
-    with the boost, and the k winners' Video rows with both genres joined, so a search is a
-    single round trip. Output columns: Video's concrete fields, then each genre's, then
-    distance, boosted distance and same-genre flag."""
-    videos, genres = Video._meta.db_table, Genre._meta.db_table
+def result_columns() -> str:
+    """The columns every result row starts with: Video's concrete fields (alias ``v``), then
+    the curated genre's (``g``) and the predicted genre's (``pg``); see video_from_row."""
     quote = connection.ops.quote_name
     columns = [f"v.{quote(f.column)}" for f in Video._meta.concrete_fields]
     for alias in ("g", "pg"):
         columns += [f"{alias}.{quote(f.column)}" for f in Genre._meta.concrete_fields]
-    # %(query_genre_id)s IN (...) is NULL (not boosted) for a query without a genre.
-    same = "COALESCE(%(query_genre_id)s IN (pool.genre_id, pool.predicted_genre_id), false)"
+    return ", ".join(columns)
+
+
+def genre_joins() -> str:
+    genres = Genre._meta.db_table
     return (
-        f"WITH pool AS MATERIALIZED ({knn}) "
-        f"SELECT {', '.join(columns)}, pool.distance, "
-        f"CASE WHEN {same} THEN pool.distance * %(boost)s ELSE pool.distance END AS boosted, "
-        f"{same} AS same_genre "
-        f"FROM pool JOIN {videos} v ON v.id = pool.video_id "
         f"LEFT JOIN {genres} g ON g.id = v.genre_id "
         f"LEFT JOIN {genres} pg ON pg.id = v.predicted_genre_id "
-        # NULL: the query video has no vector; NaN: cosine of a zero vector.
-        "WHERE pool.distance IS NOT NULL AND pool.distance <> 'NaN'::float8 "
-        f"ORDER BY boosted, pool.distance, v.id LIMIT {int(k)}"
+    )
+
+
+_VIDEO_FIELDS = [f.attname for f in Video._meta.concrete_fields]
+_GENRE_FIELDS = [f.attname for f in Genre._meta.concrete_fields]
+ROW_WIDTH = len(_VIDEO_FIELDS) + 2 * len(_GENRE_FIELDS)  # result_columns()
+
+
+def video_from_row(row: tuple) -> Video:
+    """The Video of a row that starts with result_columns(), both genres attached (no more
+    queries when pages and the API read them)."""
+    n_video, n_genre = len(_VIDEO_FIELDS), len(_GENRE_FIELDS)
+    db = connection.alias
+    video = Video.from_db(db, _VIDEO_FIELDS, row[:n_video])
+    genre_values = row[n_video : n_video + n_genre]
+    predicted_values = row[n_video + n_genre : n_video + 2 * n_genre]
+    video.genre = Genre.from_db(db, _GENRE_FIELDS, genre_values) if video.genre_id else None
+    video.predicted_genre = (
+        Genre.from_db(db, _GENRE_FIELDS, predicted_values) if video.predicted_genre_id else None
+    )
+    return video
+
+
+@functools.lru_cache(maxsize=1024)
+def ranked_statement(knn: str, k: int, *, capped: bool = False) -> str:
+    """One statement for a whole search: the k-NN pool (``knn``, a knn_statement), re-ranked
+    with the boost, and the k winners' Video rows with both genres joined, so a search is a
+    single round trip. Output columns: result_columns(), then distance, boosted distance and
+    same-genre flag.
+
+    ``capped`` (``knn`` built with ``artist=True``): at most ``%(max_per_artist)s`` rows per
+    artist, counted in the boosted order (``row_number() OVER (PARTITION BY artist …)``, so
+    the cap applies after the boost re-rank), videos without an artist never capped; one more
+    column, the pool's row count (a short answer from a full pool is worth a larger pool)."""
+    videos = Video._meta.db_table
+    # %(query_genre_id)s IN (...) is NULL (not boosted) for a query without a genre.
+    same = "COALESCE(%(query_genre_id)s IN (pool.genre_id, pool.predicted_genre_id), false)"
+    boosted = f"CASE WHEN {same} THEN pool.distance * %(boost)s ELSE pool.distance END"
+    # NULL: the query video has no vector; NaN: cosine of a zero vector.
+    valid = "pool.distance IS NOT NULL AND pool.distance <> 'NaN'::float8"
+    if not capped:
+        return (
+            f"WITH pool AS MATERIALIZED ({knn}) "
+            f"SELECT {result_columns()}, pool.distance, {boosted} AS boosted, "
+            f"{same} AS same_genre "
+            f"FROM pool JOIN {videos} v ON v.id = pool.video_id {genre_joins()}"
+            f"WHERE {valid} "
+            f"ORDER BY boosted, pool.distance, v.id LIMIT {int(k)}"
+        )
+    return (
+        f"WITH pool AS MATERIALIZED ({knn}), "
+        f"scored AS (SELECT pool.video_id, pool.distance, pool.artist, {boosted} AS boosted, "
+        f"{same} AS same_genre FROM pool WHERE {valid}), "
+        "ranked AS (SELECT scored.*, row_number() OVER (PARTITION BY scored.artist "
+        "ORDER BY scored.boosted, scored.distance, scored.video_id) AS artist_rank "
+        "FROM scored) "
+        f"SELECT {result_columns()}, ranked.distance, ranked.boosted, ranked.same_genre, "
+        "(SELECT count(*) FROM pool) AS pool_rows "
+        f"FROM ranked JOIN {videos} v ON v.id = ranked.video_id {genre_joins()}"
+        "WHERE ranked.artist_rank <= %(max_per_artist)s OR ranked.artist = '' "
+        f"ORDER BY ranked.boosted, ranked.distance, v.id LIMIT {int(k)}"
     )
 
 
