@@ -38,6 +38,7 @@ from search import selectors
 from search.choices import POOLS, Metric, Pool, Representation
 from search.forms import K_MAX, K_MIN, PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Search
+from search.ranking import DURATION_MAX, MAX_PER_ARTIST_MAX
 from search.serializers import (
     BOOST_SCHEMA,
     ErrorSerializer,
@@ -47,9 +48,12 @@ from search.serializers import (
     SearchUploadRequestSerializer,
     SearchUrlRequestSerializer,
     SimilarSerializer,
+    TagSearchSerializer,
+    TagsSerializer,
     VideoDetailSerializer,
     VideoSerializer,
 )
+from search.tags import MAX_TAGS, TAG_FILTER_MIN, UnknownTag, model_name, parse_tags
 from search.throttling import SearchSubmitThrottle, SearchThrottled
 
 
@@ -113,6 +117,42 @@ BOOST_PARAM = OpenApiParameter(
     BOOST_SCHEMA,
     description="Distance multiplier for matches of the query's genre, in (0, 1]; 1 turns it "
     "off. Default: the admin's search settings.",
+)
+MAX_PER_ARTIST_PARAM = OpenApiParameter(
+    "max_per_artist",
+    {"type": "integer", "minimum": 1, "maximum": MAX_PER_ARTIST_MAX},
+    description="At most this many matches per artist (case-insensitive; videos without an "
+    "artist are not capped), applied after the genre boost; k or more turns it off. Default: "
+    "the admin's search settings (2).",
+)
+MIN_DURATION_PARAM = OpenApiParameter(
+    "min_duration",
+    {"type": "number", "minimum": 0, "maximum": DURATION_MAX},
+    description="Only matches at least this many seconds long (at most max_duration).",
+)
+MAX_DURATION_PARAM = OpenApiParameter(
+    "max_duration",
+    {"type": "number", "minimum": 0, "maximum": DURATION_MAX},
+    description="Only matches at most this many seconds long.",
+)
+
+
+def _tags_schema(min_items: int) -> dict:
+    return {
+        "type": "array",
+        "items": {"type": "string", "enum": list(selectors.tag_vocabulary())},
+        "minItems": min_items,
+        "maxItems": MAX_TAGS,
+    }
+
+
+TAGS_FILTER_PARAM = OpenApiParameter(
+    "tags",
+    _tags_schema(0),
+    style="form",
+    explode=False,
+    description="Comma-separated music tags (GET /api/tags/; case-insensitive): only matches "
+    f"whose mean MusiCNN probability of every one is at least {TAG_FILTER_MIN}.",
 )
 GENRE_PARAM = OpenApiParameter(
     "genre", OpenApiTypes.STR, description="Curated genre, by slug (`hip-hop`) or id."
@@ -231,8 +271,14 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                 description="catalog (default) or queries (earlier searches).",
             ),
             OpenApiParameter(
-                "genre", OpenApiTypes.STR, description="Only matches of this curated genre."
+                "genre",
+                OpenApiTypes.STR,
+                description="Only matches of this genre (curated or predicted), by slug or id.",
             ),
+            MAX_PER_ARTIST_PARAM,
+            MIN_DURATION_PARAM,
+            MAX_DURATION_PARAM,
+            TAGS_FILTER_PARAM,
         ],
         responses={
             200: SimilarSerializer,
@@ -271,10 +317,83 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             "k": found.params.k,
             "boost": found.params.boost,
             "pool": pool,
+            "max_per_artist": found.params.max_per_artist,
+            "min_duration": found.params.min_duration,
+            "max_duration": found.params.max_duration,
+            "tags": list(found.params.tags),
+            "genre": genre.slug if genre is not None else None,
             "notice": found.notice,
             "matches": rows,
         }
         return Response(SimilarSerializer(data, context={"request": request}).data)
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+class TagListView(APIView):
+    @extend_schema(
+        summary="Music tags",
+        description="The words tag search and the `tags` filter understand: the 50 tags of "
+        "the MusiCNN checkpoint in use, in its output order.",
+        responses={200: TagsSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        body = {
+            "model": model_name(),
+            "threshold": TAG_FILTER_MIN,
+            "tags": list(selectors.tag_vocabulary()),
+        }
+        return Response(TagsSerializer(body).data)
+
+
+class TagSearchView(APIView):
+    @extend_schema(
+        summary="Search by music tags",
+        description="The k ready catalog videos with the highest mean probability of the given "
+        "music tags (each video's mean MusiCNN tag probabilities over its segments): search "
+        "by words without a text model. An unknown tag is a 400 listing the closest tags.",
+        parameters=[
+            OpenApiParameter(
+                "tags",
+                _tags_schema(1),
+                style="form",
+                explode=False,
+                required=True,
+                description="Comma-separated music tags (GET /api/tags/; case-insensitive).",
+            ),
+            K_PARAM,
+        ],
+        responses={200: TagSearchSerializer, 400: BAD_REQUEST},
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            tags = parse_tags(request.query_params.get("tags", ""))
+        except UnknownTag as exc:
+            raise BadRequest({"tags": f"{exc}."}) from None
+        errors = {}
+        if not tags:
+            errors["tags"] = "give at least one music tag, e.g. tags=guitar,female vocalists."
+        k = _k_param(request, errors)
+        if errors:
+            raise BadRequest(errors)
+        matches = selectors.videos_by_tags(tags, k)
+        body = {"tags": list(tags), "k": k, "matches": matches}
+        return Response(TagSearchSerializer(body, context={"request": request}).data)
+
+
+def _k_param(request: Request, errors: dict[str, str]) -> int:
+    raw = (request.query_params.get("k") or "").strip()
+    if not raw:
+        return selectors.default_k()
+    try:
+        k = int(raw)
+    except ValueError:
+        errors["k"] = f"k must be a whole number (got {raw[:40]!r})."
+        return 0
+    if not K_MIN <= k <= K_MAX:
+        errors["k"] = f"k must be between {K_MIN} and {K_MAX} (got {k})."
+    return k
 
 
 def _job_url(search: Search) -> str:

@@ -238,6 +238,10 @@ def tag_vocabulary() -> tuple[str, ...]:
     return vocabulary()
 
 
+def default_k() -> int:
+    return int(SearchSettings.cached().k)
+
+
 def videos_by_tags(tags: tuple[str, ...], k: int) -> list[TagMatch]:
     """The k ready catalog videos with the highest mean probability of ``tags``."""
     return tag_search(tags, k)

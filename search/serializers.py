@@ -164,8 +164,41 @@ class SimilarSerializer(serializers.Serializer):
     k = serializers.IntegerField()
     boost = serializers.FloatField()
     pool = serializers.CharField()
+    max_per_artist = serializers.IntegerField(help_text="At most this many matches per artist.")
+    min_duration = serializers.FloatField(allow_null=True, help_text="Seconds, or null.")
+    max_duration = serializers.FloatField(allow_null=True, help_text="Seconds, or null.")
+    tags = serializers.ListField(
+        child=serializers.CharField(), help_text="Music tags every match has (canonical names)."
+    )
+    genre = serializers.CharField(allow_null=True, help_text="The genre filter's slug, or null.")
     notice = serializers.CharField(help_text="E.g. why the learned code was not used.")
     matches = MatchSerializer(many=True)
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+
+class TagsSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text="The MusiCNN checkpoint whose tags these are.")
+    threshold = serializers.FloatField(
+        help_text="The probability a tag filter asks of every listed tag."
+    )
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class TagMatchSerializer(serializers.Serializer):  # a search.tags.TagMatch
+    rank = serializers.IntegerField()
+    score = serializers.FloatField(help_text="Mean probability of the asked tags, 0-1.")
+    tag_scores = serializers.DictField(
+        child=serializers.FloatField(), help_text="Each asked tag's probability."
+    )
+    video = VideoSerializer()
+
+
+class TagSearchSerializer(serializers.Serializer):
+    tags = serializers.ListField(child=serializers.CharField(), help_text="As understood.")
+    k = serializers.IntegerField()
+    matches = TagMatchSerializer(many=True)
 
 
 # --- searches and jobs -----------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from search import api_seeds, views, views_seeds
+from search import api, api_seeds, views, views_seeds
 
 app_name = "search"
 
@@ -17,4 +17,8 @@ urlpatterns = [
     # Several seeds (search/seeds.py): the tray's page and the API (docs/api.md).
     path("seeds/", views_seeds.seeds_results, name="seeds"),
     path("api/searches/seeds/", api_seeds.SeedSearchView.as_view(), name="api-seeds"),
+    # Music tags as search words (search/tags.py): the vocabulary, the tag search, its page.
+    path("api/tags/", api.TagListView.as_view(), name="api-tags"),
+    path("api/tags/search/", api.TagSearchView.as_view(), name="api-tag-search"),
+    path("tags/", views.tags, name="tags"),
 ]

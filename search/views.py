@@ -22,7 +22,16 @@ from pipeline import intake
 from pipeline import selectors as pipeline_selectors
 from search import presenters, selectors, throttling
 from search.choices import Metric, Representation
-from search.forms import InvalidParams, ParamsForm, SearchForm, SearchParams, parse_params
+from search.forms import (
+    K_MAX,
+    K_MIN,
+    InvalidParams,
+    ParamsForm,
+    SearchForm,
+    SearchParams,
+    parse_params,
+)
+from search.tags import TAG_FILTER_MIN, UnknownTag, parse_tags
 
 
 def _params_or_defaults(request: HttpRequest) -> tuple[SearchParams | None, dict[str, str]]:
@@ -166,6 +175,10 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
     video = get_object_or_404(Video.objects.select_related("predicted_genre", "genre"), pk=video_id)
     form = ParamsForm(request.GET)
     params, errors = _params_or_defaults(request)
+    genre_value = request.GET.get("genre", "").strip()
+    genre = selectors.genre_by_slug_or_id(genre_value) if genre_value else None
+    if genre_value and genre is None:
+        errors = {**errors, "genre": f"genre {genre_value[:60]!r} is not a known genre."}
     context = {
         "video": video,
         "form": form,
@@ -173,6 +186,10 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
         "representations": Representation.choices,
         "metrics": Metric.choices,
         "player": presenters.player(video),
+        "genres": selectors.genres_with_counts(),
+        "genre": genre,
+        "tag_vocabulary": selectors.tag_vocabulary(),
+        "tag_min": TAG_FILTER_MIN,
     }
     if errors:
         context["params"] = _defaults()
@@ -182,13 +199,47 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
     from search.ranking import InvalidSearchParameter
 
     try:
-        context["results"] = selectors.similar(video, params)
+        context["results"] = selectors.similar(video, params, genre=genre)
     except InvalidSearchParameter as exc:
         context["param_errors"] = {exc.param: exc.message}
         context["params"] = params
         return render(request, "search/results.html", context, status=400)
     context["params"] = context["results"].params
     return render(request, "search/results.html", context)
+
+
+@require_GET
+def tags(request: HttpRequest) -> HttpResponse:
+    """Tag search: the catalog ranked by the mean probability of the given music tags."""
+    raw = request.GET.get("tags", "")
+    context = {
+        "vocabulary": selectors.tag_vocabulary(),
+        "raw": raw[:300],
+        "k": request.GET.get("k", "")[:10],
+        "k_min": K_MIN,
+        "k_max": K_MAX,
+    }
+    errors = {}
+    try:
+        chosen = parse_tags(raw)
+    except UnknownTag as exc:
+        errors["tags"] = f"tags: {exc}."
+        chosen = ()
+    k = selectors.default_k()
+    if context["k"].strip():
+        try:
+            k = int(context["k"])
+        except ValueError:
+            errors["k"] = f"k must be a whole number (got {context['k']!r})."
+        else:
+            if not K_MIN <= k <= K_MAX:
+                errors["k"] = f"k must be between {K_MIN} and {K_MAX} (got {k})."
+    context.update(errors=errors, tags=chosen, k=k)
+    if errors:
+        return render(request, "search/tags.html", context, status=400)
+    if chosen:
+        context["matches"] = selectors.videos_by_tags(chosen, k)
+    return render(request, "search/tags.html", context)
 
 
 @search_rate_limited
