@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -15,8 +16,27 @@ from search.models import (
 MODALITY_WEIGHT_FIELDS = ("audio_weight", "visual_weight")
 
 
+class SearchSettingsForm(forms.ModelForm):
+    """Blank max_per_artist means the default (2), so a form that predates it still saves."""
+
+    class Meta:
+        model = SearchSettings
+        exclude: list[str] = []  # every field; the admin's fieldsets decide what shows
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["max_per_artist"].required = False
+
+    def clean_max_per_artist(self) -> int:
+        value = self.cleaned_data.get("max_per_artist")
+        if value is None:
+            return SearchSettings._meta.get_field("max_per_artist").default
+        return value
+
+
 @admin.register(SearchSettings)
 class SearchSettingsAdmin(admin.ModelAdmin):
+    form = SearchSettingsForm
     list_display = [
         "__str__",
         "k",
