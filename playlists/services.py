@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import transaction
 
-from catalog.models import Video
+from catalog.selectors import catalog_videos
 from playlists.models import (
     DESCRIPTION_MAX,
     MAX_ENTRIES,
@@ -106,7 +106,7 @@ def clean_video_ids(ids, param: str = "video_ids") -> list[int]:
         seen.add(value)
     if dupes:
         raise InvalidPlaylist(param, f"duplicate video ids: {', '.join(map(str, dupes[:10]))}.")
-    found = set(Video.objects.filter(pk__in=clean, is_query=False).values_list("pk", flat=True))
+    found = set(catalog_videos().filter(pk__in=clean).values_list("pk", flat=True))
     unknown = [value for value in clean if value not in found]
     if unknown:
         raise InvalidPlaylist(
