@@ -14,7 +14,9 @@ MusiCNN embedding) and ``both`` (422-d; music and both below 1M unless allowed):
 - the same from catalog videos with the genre boost on (pool of k x 10 re-ranked), recall
   against the exact boosted ranking;
 - at 100k, ``GET /api/videos/{id}/similar/`` through Django's test client (with its
-  explanations, so the query and match videos get segments);
+  explanations, so the query and match videos get segments), plain and with the artist cap,
+  a duration range and a music-tag filter (durations and tag vectors loaded for the whole
+  catalog), and ``GET /api/tags/search/`` (the catalog ranked by two tags);
 - at 1k, the original project's approach as a baseline: one row per segment per feature
   value and a SQL join computing the weighted Euclidean distance, aggregated per video.
 
@@ -37,7 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "mvsim_bench"
+# MVSIM_BENCH_DB: another name, so two runs on one server do not drop each other's database.
+BENCH_DB = os.environ.get("MVSIM_BENCH_DB", "mvsim_bench")
 # Before Django reads its settings: the bench database, and no per-query logging.
 os.environ["MVSIM_DB_NAME"] = BENCH_DB
 os.environ["DEBUG"] = "0"
@@ -69,6 +72,7 @@ from mvsite import services  # noqa: E402
 from search.explain import explain_many  # noqa: E402
 from search.models import FeatureStats, SearchSettings  # noqa: E402
 from search.ranking import find_similar, nearest_rows  # noqa: E402
+from search.tags import model_name, vocabulary  # noqa: E402
 
 K = 10
 SEGMENTS_PER_VIDEO = 18  # a 3-minute video in 10 s segments
@@ -247,6 +251,52 @@ def load_segments(video_ids: list[int], rng: np.random.Generator) -> None:
     sql("ANALYZE features_segment")
 
 
+GENRE_TAGS = 5  # tags each genre cluster carries strongly in the synthetic tag vectors
+
+
+def load_tags_and_durations(n: int, rng: np.random.Generator) -> dict[int, str]:
+    """Durations spread over 60-480 s and a features row with mean music tags for every video:
+    each genre's videos carry 5 of the 50 tags at 0.2-0.7, the rest at 0-0.08 (like MusiCNN's
+    sigmoids; the filter's threshold is 0.1). Returns each genre id's first strong tag."""
+    sql("UPDATE catalog_video SET duration_seconds = 60 + (id * 7919) % 421")
+    pairs = np.array(sql("SELECT id, genre_id FROM catalog_video"), dtype=np.int64)
+    ids, genre_ids = pairs[:, 0], pairs[:, 1]
+    genres = sorted(set(genre_ids.tolist()))
+    strong = {g: rng.choice(50, GENRE_TAGS, replace=False) for g in genres}
+    tags = rng.uniform(0, 0.08, (len(ids), 50)).astype(np.float32)
+    for g, columns in strong.items():
+        rows = np.flatnonzero(genre_ids == g)
+        tags[np.ix_(rows, columns)] = rng.uniform(0.2, 0.7, (len(rows), GENRE_TAGS))
+    payload = binary_copy_payload([("video_id", ids.astype(np.int64)), ("tags", tags)])
+    sql("TRUNCATE features_videofeatures")
+    with raw_connection() as conn:
+        conn.execute("CREATE TEMP TABLE tags_in (video_id bigint, tags vector(50))")
+        with conn.cursor().copy("COPY tags_in FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(PGCOPY_HEADER + payload + PGCOPY_TRAILER)
+        conn.execute(
+            "INSERT INTO features_videofeatures (video_id, segment_count, audio_mean, "
+            "visual_mean, music_tags, music_model, extracted_at, poster) "
+            f"SELECT video_id, {SEGMENTS_PER_VIDEO}, "
+            f"array_fill(0::real, ARRAY[{AUDIO_DIM}])::vector, "
+            f"array_fill(0::real, ARRAY[{VISUAL_DIM}])::vector, tags, %s, now(), '' "
+            "FROM tags_in",
+            [model_name()],
+        )
+    sql("VACUUM (ANALYZE) catalog_video")
+    sql("VACUUM (ANALYZE) features_videofeatures")
+    for relation in ("features_videofeatures", "features_videofeatures_pkey", "catalog_video"):
+        sql(f"SELECT pg_prewarm('{relation}')")
+    log(f"{n:,} tag vectors and durations loaded")
+    names = vocabulary()
+    return {g: names[int(strong[g][0])] for g in genres}
+
+
+def filtered_query(genre_tag: dict[int, str], video: Video) -> str:
+    """The artist cap, a duration filter and a tag filter (a tag of the query's genre)."""
+    tag = genre_tag[video.genre_id].replace(" ", "%20")
+    return f"max_per_artist=2&min_duration=120&max_duration=420&tags={tag}"
+
+
 def identity_generation() -> None:
     """The bench vectors are generated in search space: stats mean 0, std 1, weights 1."""
     FeatureStats(
@@ -408,51 +458,76 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> No
         ROWS.append(Row(size, "API /api/videos/{id}/similar/", "-", notes=["not importable"]))
         return
     identity_generation()
+    genre_tag = load_tags_and_durations(Video.objects.count(), rng)
+    videos = Video.objects.in_bulk(query_ids)
+    filters = {pk: filtered_query(genre_tag, videos[pk]) for pk in query_ids}
     # Segments for the query videos and everything they return (finding those first), so
     # each explanation has 18 x 18 segment pairs to compare, as in production.
     involved = set(query_ids)
     for column in ("code", "both"):
         for pk in query_ids:
-            video = Video.objects.get(pk=pk)
+            video = videos[pk]
             involved |= {
                 m.video.pk for m in find_similar(video, representation=column, metric="cosine", k=K)
+            }
+            tag = genre_tag[video.genre_id]
+            involved |= {
+                m.video.pk
+                for m in find_similar(
+                    video,
+                    representation=column,
+                    metric="cosine",
+                    k=K,
+                    max_per_artist=2,
+                    min_duration=120,
+                    max_duration=420,
+                    tags=(tag,),
+                )
             }
     load_segments(sorted(involved), rng)
     client = Client()
     for column in ("code", "both"):
-        urls = [
+        plain = [
             f"/api/videos/{pk}/similar/?representation={column}&metric=cosine&k={K}"
             for pk in query_ids
         ]
-        for url in urls[:10]:
-            response = client.get(url)
-            if response.status_code != 200:
-                raise SystemExit(f"{url}: HTTP {response.status_code} {response.content[:300]}")
-        times, cpu = [], []
-        for url in urls:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = client.get(url)
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
-            assert response.status_code == 200
-        p50, p95 = percentiles(times)
-        matches = len(response.json()["matches"])
-        ROWS.append(
-            Row(
-                size,
-                f"API GET /api/videos/{{id}}/similar/ ({column})",
-                "cosine",
-                p50=p50,
-                p95=p95,
-                notes=[
-                    f"{note}; {len(urls)} videos; {matches} matches; "
-                    f"client CPU p50 {statistics.median(cpu):.1f} ms"
-                ],
+        filtered = [f"{url}&{filters[pk]}" for url, pk in zip(plain, query_ids, strict=True)]
+        for label, urls in (("", plain), (" + artist cap 2, 120-420 s, a genre tag", filtered)):
+            for url in urls[:10]:
+                response = client.get(url)
+                if response.status_code != 200:
+                    raise SystemExit(f"{url}: HTTP {response.status_code} {response.content[:300]}")
+            times, cpu, counts = [], [], []
+            for url in urls:
+                started, started_cpu = time.perf_counter(), time.process_time()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
+                assert response.status_code == 200
+                counts.append(len(response.json()["matches"]))
+            p50, p95 = percentiles(times)
+            extra = ""
+            if label:
+                indexed = filtered_uses_index(column, videos[query_ids[0]], genre_tag)
+                extra = (
+                    f"; {sum(c == K for c in counts)}/{len(counts)} answers with all {K} "
+                    f"matches; HNSW index {'used' if indexed else 'NOT used'} (EXPLAIN)"
+                )
+            ROWS.append(
+                Row(
+                    size,
+                    f"API GET /api/videos/{{id}}/similar/ ({column}){label}",
+                    "cosine",
+                    p50=p50,
+                    p95=p95,
+                    notes=[
+                        f"{note}; {len(urls)} videos; {counts[-1]} matches; "
+                        f"client CPU p50 {statistics.median(cpu):.1f} ms{extra}"
+                    ],
+                )
             )
-        )
-        log(f"API {column}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+            log(f"API {column}{label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         # The same work with the explanations batched (search.explain.explain_many).
-        videos = Video.objects.in_bulk(query_ids)
         times = []
         for pk in query_ids:
             started = time.perf_counter()
@@ -470,6 +545,68 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> No
                 notes=["what the API costs with its 10 explanations batched in 3 queries"],
             )
         )
+    measure_tag_search(size, client, genre_tag, rng)
+
+
+def filtered_uses_index(column: str, video: Video, genre_tag: dict[int, str]) -> bool:
+    """Whether the capped, filtered search statement's plan scans the HNSW index."""
+    sent: list[tuple[str, dict]] = []
+
+    def record(execute, statement, params, many, context):
+        sent.append((statement, params))
+        return execute(statement, params, many, context)
+
+    with connection.execute_wrapper(record):
+        find_similar(
+            video,
+            representation=column,
+            metric="cosine",
+            k=K,
+            max_per_artist=2,
+            min_duration=120,
+            max_duration=420,
+            tags=(genre_tag[video.genre_id],),
+        )
+    statement, params = next((s, p) for s, p in sent if "<=>" in s)
+    plan = "\n".join(row[0] for row in sql("EXPLAIN " + statement, params))
+    return HNSW[(column, OPCLASS["cosine"])] in plan
+
+
+def measure_tag_search(
+    size: str, client, genre_tag: dict[int, str], rng: np.random.Generator
+) -> None:
+    """GET /api/tags/search/ with two tags (a genre's strong tag and a random one), k = 10:
+    a sequential scan of every ready catalog video's tag vector, top-k by inner product."""
+    names = vocabulary()
+    strong = list(genre_tag.values())
+    urls = []
+    for i in range(50):
+        pair = [strong[i % len(strong)], names[int(rng.integers(len(names)))]]
+        urls.append("/api/tags/search/?k=10&tags=" + ",".join(p.replace(" ", "%20") for p in pair))
+    for url in urls[:5]:
+        assert client.get(url).status_code == 200, url
+    times = []
+    for url in urls:
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    p50, p95 = percentiles(times)
+    first = response.json()["matches"][0]["score"]
+    ROWS.append(
+        Row(
+            size,
+            "API GET /api/tags/search/ (2 tags, k=10)",
+            "inner product",
+            p50=p50,
+            p95=p95,
+            notes=[
+                f"{len(urls)} tag pairs; ORDER BY the tag vector <#> weights over every ready "
+                f"catalog video (no index); top score of the last {first:.2f}"
+            ],
+        )
+    )
+    log(f"API tag search: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
 def run_baseline(n_videos: int, reps: int) -> float:
