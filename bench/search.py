@@ -245,8 +245,8 @@ def load_segments(video_ids: list[int], rng: np.random.Generator) -> None:
             copy.write(PGCOPY_HEADER + payload + PGCOPY_TRAILER)
         conn.execute(
             'INSERT INTO features_segment (video_id, "index", start_seconds, end_seconds, '
-            "audio, visual) SELECT video_id, idx, idx * 10.0, idx * 10.0 + 10, audio, visual "
-            "FROM seg_in"
+            "audio, visual, thumbnail) SELECT video_id, idx, idx * 10.0, idx * 10.0 + 10, "
+            "audio, visual, '' FROM seg_in"
         )
     sql("ANALYZE features_segment")
 
@@ -258,7 +258,7 @@ def load_tags_and_durations(n: int, rng: np.random.Generator) -> dict[int, str]:
     """Durations spread over 60-480 s and a features row with mean music tags for every video:
     each genre's videos carry 5 of the 50 tags at 0.2-0.7, the rest at 0-0.08 (like MusiCNN's
     sigmoids; the filter's threshold is 0.1). Returns each genre id's first strong tag."""
-    sql("UPDATE catalog_video SET duration_seconds = 60 + (id * 7919) % 421")
+    sql("UPDATE catalog_video SET duration_seconds = 60 + (id * 7919) %% 421")
     pairs = np.array(sql("SELECT id, genre_id FROM catalog_video"), dtype=np.int64)
     ids, genre_ids = pairs[:, 0], pairs[:, 1]
     genres = sorted(set(genre_ids.tolist()))

@@ -10,6 +10,7 @@ docs/benchmarks.md for what each part costs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -350,16 +351,28 @@ def find_similar(
     capped = max_per_artist is not None and max_per_artist < k
     factor = max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
     pool_size = k * factor if boosting or capped else k
-    rows = _ranked_rows(
-        probe, representation, metric, k, pool, filters, exclude, exact, ef_search,
-        pool_size, capped, query_genre_id, boost, max_per_artist,
-    )  # fmt: skip
-    if capped and len(rows) < k and rows and rows[0][-1] >= pool_size < EF_SEARCH_MAX:
-        # One artist (or a few) filled the pool: a larger one finds the k the cap leaves.
-        rows = _ranked_rows(
-            probe, representation, metric, k, pool, filters, exclude, exact, ef_search,
-            min(EF_SEARCH_MAX, pool_size * 5), capped, query_genre_id, boost, max_per_artist,
-        )  # fmt: skip
+    search = functools.partial(
+        _ranked_rows,
+        probe,
+        representation,
+        metric,
+        k,
+        pool,
+        filters,
+        exclude,
+        exact,
+        ef_search,
+        capped=capped,
+        query_genre_id=query_genre_id,
+        boost=boost,
+        max_per_artist=max_per_artist,
+    )
+    rows = search(pool_size)
+    if capped and len(rows) < k and pool_size < EF_SEARCH_MAX:
+        pool_was_full = bool(rows) and rows[0][-1] >= pool_size  # the pool's row count
+        if pool_was_full:
+            # One artist (or a few) filled the pool: a larger one finds the k the cap leaves.
+            rows = search(min(EF_SEARCH_MAX, pool_size * 5))
     if not rows:
         _explain_no_results(query, representation, metric)
         return []
@@ -377,6 +390,7 @@ def _ranked_rows(
     exact: bool,
     ef_search: int,
     pool_size: int,
+    *,
     capped: bool,
     query_genre_id: int | None,
     boost: float,
@@ -405,9 +419,13 @@ def _ranked_rows(
     # search runs again with iterative scans.
     single_pass = pool == "catalog" and not filters.any and not exact and ef >= 2 * pool_size
     mode = SINGLE_PASS if single_pass else RELAXED
-    rows = run_search(statement, params, ef_search=ef, exact=exact, iterative=mode)
+    # A generic plan cannot judge a duration range (search.sql.run_search): plan it each time.
+    custom = filters.min_duration is not None or filters.max_duration is not None
+    rows = run_search(
+        statement, params, ef_search=ef, exact=exact, iterative=mode, custom_plan=custom
+    )
     if single_pass and len(rows) < k:
-        rows = run_search(statement, params, ef_search=ef, exact=exact)
+        rows = run_search(statement, params, ef_search=ef, exact=exact, custom_plan=custom)
     return rows
 
 

@@ -289,3 +289,14 @@ def test_the_form_reads_filters_and_keeps_them_in_the_query_string():
     query = params.querystring()
     assert "max_per_artist=3" in query and "tags=guitar%2Cfemale+vocalists" in query
     assert "max_duration" not in query
+
+
+def test_a_duration_range_is_planned_with_its_values(crowd):
+    """A prepared statement's generic plan guesses 0.5 % of rows pass a range between two
+    parameters and would scan the whole catalog; a duration filter is planned every time."""
+    query, _, _ = crowd
+    with statements_sent() as sent:
+        _search(query, min_duration=30, max_duration=600)
+        _search(query, tags=("rock",), max_per_artist=2)
+    modes = [params["plan_cache"] for sql, params in sent if "plan_cache_mode" in sql]
+    assert modes == ["force_custom_plan", "auto"]
