@@ -196,3 +196,18 @@ def test_similar_bad_filters_are_clear_400s_and_store_nothing(client, catalog, q
     assert page.status_code == 400
     assert says in page.content.decode().replace("&#x27;", "'")
     assert (Search.objects.count(), Video.objects.count()) == (searches, videos)
+
+
+def test_tag_search_returns_ready_catalog_videos_only_even_when_queries_top_the_tags(
+    client, catalog
+):
+    *_, planted = catalog
+    for i in range(15):  # more than the 10 candidates ranked per result before the join
+        _video(
+            np.zeros(DIM) + i,
+            tags={"guitar": 0.99, "electronic": 0.99},
+            is_query=True,
+            title=f"query {i}",
+        )
+    body = client.get("/api/tags/search/?tags=guitar,electronic&k=1").json()
+    assert [m["video"]["id"] for m in body["matches"]] == [planted.pk]
