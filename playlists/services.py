@@ -24,6 +24,7 @@ from playlists.models import (
 from playlists.paths import greedy_path
 from search.choices import Metric, Representation
 from search.models import VideoVector
+from search.ranking import InvalidSearchParameter, check_representation_and_metric
 from search.seeds import ID_MAX
 
 
@@ -116,15 +117,10 @@ def clean_video_ids(ids, param: str = "video_ids") -> list[int]:
 
 
 def _check_order_params(representation: str, metric: str) -> None:
-    if representation not in Representation.values:
-        raise InvalidPlaylist(
-            "representation",
-            f"{str(representation)[:40]!r} is not one of {', '.join(Representation.values)}.",
-        )
-    if metric not in Metric.values:
-        raise InvalidPlaylist(
-            "metric", f"{str(metric)[:40]!r} is not one of {', '.join(Metric.values)}."
-        )
+    try:
+        check_representation_and_metric(representation, metric)
+    except InvalidSearchParameter as exc:
+        raise InvalidPlaylist(exc.param, exc.message + ".") from None
 
 
 # --------------------------------------------------------------------------- writes

@@ -73,20 +73,29 @@ def similarity_score(distance: float, metric: str) -> float:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate(
-    representation: str, metric: str, k: int, boost: float, pool: str, ef_search: int
-) -> None:
+def check_representation_and_metric(representation: str, metric: str) -> None:
+    """InvalidSearchParameter naming the parameter unless both are known choices."""
     if representation not in Representation.values:
         raise InvalidSearchParameter(
             "representation",
-            f"{representation!r} is not one of {', '.join(Representation.values)}",
+            f"{str(representation)[:40]!r} is not one of {', '.join(Representation.values)}",
         )
     if metric not in Metric.values:
         raise InvalidSearchParameter(
-            "metric", f"{metric!r} is not one of {', '.join(Metric.values)}"
+            "metric", f"{str(metric)[:40]!r} is not one of {', '.join(Metric.values)}"
         )
+
+
+def check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K_MAX:
         raise InvalidSearchParameter("k", f"must be an integer from 1 to {K_MAX}, got {k!r}")
+
+
+def _validate(
+    representation: str, metric: str, k: int, boost: float, pool: str, ef_search: int
+) -> None:
+    check_representation_and_metric(representation, metric)
+    check_k(k)
     if not isinstance(boost, int | float) or not 0 < boost <= 1:
         raise InvalidSearchParameter("boost", f"must be in (0, 1] (1 = off), got {boost!r}")
     if pool not in POOLS:

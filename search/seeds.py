@@ -28,9 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Video, VideoStatus
-from search.choices import Metric, Pool, Representation
+from search.choices import Metric, Pool
 from search.models import SearchSettings, VideoVector
-from search.ranking import K_MAX, InvalidSearchParameter, Match, nearest_rows, similarity_score
+from search.ranking import (
+    InvalidSearchParameter,
+    Match,
+    check_k,
+    check_representation_and_metric,
+    nearest_rows,
+    similarity_score,
+)
 
 MAX_SEEDS = 10
 MAX_EXCLUDE = 10
@@ -100,17 +107,8 @@ def _ids(ids: Iterable[int]) -> str:
 
 
 def _check_params(representation: str, metric: str, k: int, method: str) -> None:
-    if representation not in Representation.values:
-        raise InvalidSearchParameter(
-            "representation",
-            f"{representation!r} is not one of {', '.join(Representation.values)}",
-        )
-    if metric not in Metric.values:
-        raise InvalidSearchParameter(
-            "metric", f"{metric!r} is not one of {', '.join(Metric.values)}"
-        )
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K_MAX:
-        raise InvalidSearchParameter("k", f"must be an integer from 1 to {K_MAX}, got {k!r}")
+    check_representation_and_metric(representation, metric)
+    check_k(k)
     if method not in METHODS:
         raise InvalidSearchParameter("method", f"{method!r} is not one of {', '.join(METHODS)}")
 
