@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet, prefetch_related_objects
 
 from catalog.models import Genre, TrackMetadata, Video, VideoStatus
 from catalog.selectors import catalog_videos, in_catalog
-from features.models import Segment
+from features.models import Segment, VideoFeatures
 from ml.models import ModelVersion
 from search.choices import POOLS, Pool, Representation
 from search.explain import explain, explain_many
@@ -20,6 +20,10 @@ from search.forms import SearchParams
 from search.models import Search, SearchSettings, VideoVector
 from search.ranking import RepresentationUnavailable, find_similar
 from search.tags import TagMatch, tag_search, vocabulary
+
+# Cards and matches show the poster: one query for all of them, not one each (only the path,
+# not the feature vectors).
+_POSTERS = Prefetch("features", queryset=VideoFeatures.objects.only("video_id", "poster"))
 
 if TYPE_CHECKING:
     from search.explain import SegmentPair
@@ -217,6 +221,7 @@ def similar(
         except RepresentationUnavailable as exc2:
             result.error = f"This search cannot run yet: {exc2}"
             return result
+    prefetch_related_objects([m.video for ms in found.values() for m in ms], _POSTERS)
     for pool, matches in found.items():
         explanations = _explanations(query, matches, result.params)
         rows = [
@@ -251,7 +256,7 @@ def videos_by_tags(tags: tuple[str, ...], k: int) -> list[TagMatch]:
 
 
 def explore(genre: Genre | None, page_number) -> Page:
-    videos = catalog_videos().select_related("genre", "predicted_genre")
+    videos = catalog_videos().select_related("genre", "predicted_genre").prefetch_related(_POSTERS)
     if genre is not None:
         videos = videos.filter(genre=genre)
     videos = videos.order_by("artist", "title", "id")

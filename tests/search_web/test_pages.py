@@ -6,12 +6,14 @@ import re
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from catalog.models import Genre, VideoSource, VideoStatus
 from ml.models import ModelVersion
 from search.models import Search
-from tests.factories import TrackMetadataFactory, VideoFactory
+from tests.factories import TrackMetadataFactory, VideoFactory, VideoFeaturesFactory
 from tests.search_web import add_segments, vector_video
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +288,26 @@ def test_about_with_the_active_model(client, tmp_path):
     assert "<td>Pop</td><td>0.70</td><td>0.60</td><td>0.65</td><td>0.50</td><td>12</td>" in html
     assert 'src="/media/models/v1/history.png"' in html
     assert "No confusion-matrix plot stored" in html
+
+
+def _poster_queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return sum("features_videofeatures" in q["sql"] for q in captured.captured_queries)
+
+
+def test_posters_cost_one_query_however_many_cards_or_matches(client):
+    """Explore cards and result matches show each video's poster: one query for the posters of
+    all of them, not one per card."""
+    jazz = Genre.objects.get(slug="jazz")
+    videos = [vector_video(i, genre=jazz, title=f"Jazz {i:02d}") for i in range(12)]
+    for video in videos:
+        VideoFeaturesFactory(video=video, poster=f"thumbs/{video.pk}/poster.webp")
+    query = videos[0]
+    assert _poster_queries(client, reverse("search:results", args=[query.pk]) + "?k=10") == 1
+    html = client.get(reverse("search:results", args=[query.pk]) + "?k=10").content.decode()
+    assert html.count("poster.webp") >= 10
+
+    explore = reverse("search:explore")
+    assert _poster_queries(client, explore) == 1
+    assert client.get(explore).content.decode().count("poster.webp") == 12
