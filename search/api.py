@@ -55,6 +55,7 @@ from search.serializers import (
 )
 from search.tags import MAX_TAGS, TAG_FILTER_MIN, UnknownTag, model_name, parse_tags
 from search.throttling import SearchSubmitThrottle, SearchThrottled
+from search.versions import VERSIONS_CHOICES
 
 
 class BadRequest(APIException):
@@ -153,6 +154,14 @@ TAGS_FILTER_PARAM = OpenApiParameter(
     explode=False,
     description="Comma-separated music tags (GET /api/tags/; case-insensitive): only matches "
     f"whose mean MusiCNN probability of every one is at least {TAG_FILTER_MIN}.",
+)
+VERSIONS_PARAM = OpenApiParameter(
+    "versions",
+    OpenApiTypes.STR,
+    enum=list(VERSIONS_CHOICES),
+    description="collapse (default): hide versions of the query's song (live, lyric video, "
+    "remaster, re-upload: same normalised title and artist, near-identical sound) and show one "
+    "match per song, the others in its `versions`; all: every video, k or fewer.",
 )
 GENRE_PARAM = OpenApiParameter(
     "genre", OpenApiTypes.STR, description="Curated genre, by slug (`hip-hop`) or id."
@@ -279,6 +288,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             MIN_DURATION_PARAM,
             MAX_DURATION_PARAM,
             TAGS_FILTER_PARAM,
+            VERSIONS_PARAM,
         ],
         responses={
             200: SimilarSerializer,
@@ -323,6 +333,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             "tags": list(found.params.tags),
             "genre": genre.slug if genre is not None else None,
             "notice": found.notice,
+            "versions": found.params.versions,
             "matches": rows,
         }
         return Response(SimilarSerializer(data, context={"request": request}).data)

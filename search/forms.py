@@ -15,11 +15,12 @@ from search.choices import Metric, Representation
 from search.models import SearchSettings
 from search.ranking import DURATION_MAX, MAX_PER_ARTIST_MAX
 from search.tags import UnknownTag, parse_tags
+from search.versions import VERSIONS_CHOICES, VERSIONS_COLLAPSE
 
 K_MIN, K_MAX = 1, 100
 PARAM_NAMES = ("representation", "metric", "k", "boost")
 # Result filters of a similarity search (results page and GET /api/videos/{id}/similar/).
-FILTER_NAMES = ("max_per_artist", "min_duration", "max_duration", "tags")
+FILTER_NAMES = ("max_per_artist", "min_duration", "max_duration", "tags", "versions")
 
 
 class InvalidParams(ValueError):
@@ -41,6 +42,8 @@ class SearchParams:
     min_duration: float | None = None
     max_duration: float | None = None
     tags: tuple[str, ...] = ()
+    # "collapse": hide the query's versions, one row per song (search.versions); "all": no.
+    versions: str = VERSIONS_COLLAPSE
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,7 +52,7 @@ class SearchParams:
         """The parameters as a query string; unset filters are left out."""
         values = {}
         for name, value in self.as_dict().items():
-            if value is None or value == ():
+            if value is None or value == () or (name == "versions" and value == VERSIONS_COLLAPSE):
                 continue
             values[name] = ",".join(value) if isinstance(value, tuple | list) else value
         return urlencode(values)
@@ -105,6 +108,16 @@ class ParamsForm(forms.Form):
     min_duration = forms.CharField(required=False, label="Shortest (s)")
     max_duration = forms.CharField(required=False, label="Longest (s)")
     tags = forms.CharField(required=False, label="Music tags")
+    versions = forms.CharField(required=False, label="Alternate versions")
+
+    def clean_versions(self) -> str:
+        raw = (self.cleaned_data.get("versions") or "").strip()
+        value = raw.lower() or VERSIONS_COLLAPSE
+        if value not in VERSIONS_CHOICES:
+            raise forms.ValidationError(
+                f"versions must be one of {', '.join(VERSIONS_CHOICES)} (got {raw[:40]!r})."
+            )
+        return value
 
     def clean_max_per_artist(self) -> int | None:
         raw = (self.cleaned_data.get("max_per_artist") or "").strip()
@@ -204,6 +217,7 @@ class ParamsForm(forms.Form):
             min_duration=data.get("min_duration"),
             max_duration=data.get("max_duration"),
             tags=data.get("tags") or (),
+            versions=data.get("versions") or VERSIONS_COLLAPSE,
         )
 
     def error_dict(self) -> dict[str, str]:

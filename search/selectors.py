@@ -18,8 +18,23 @@ from search.choices import POOLS, Pool, Representation
 from search.explain import explain, explain_many
 from search.forms import SearchParams
 from search.models import Search, SearchSettings, VideoVector
-from search.ranking import RepresentationUnavailable, find_similar
+from search.ranking import (
+    K_MAX,
+    MAX_PER_ARTIST_MAX,
+    RepresentationUnavailable,
+    check_k,
+    find_similar,
+)
 from search.tags import TagMatch, tag_search, vocabulary
+from search.versions import (
+    POOL_FACTOR,
+    VERSIONS_ALL,
+    Row,
+    Sound,
+    cap_per_artist,
+    collapse,
+    renumber,
+)
 
 # Cards and matches show the poster: one query for all of them, not one each (only the path,
 # not the feature vectors).
@@ -65,6 +80,8 @@ class MatchRow:
     visual_share: float | None = None
     segments: list[SegmentPair] = field(default_factory=list)
     shared_tags: tuple[str, ...] = ()
+    # Other versions of this match's song (search.ranking.Match, best first), hidden behind it.
+    versions: list = field(default_factory=list)
 
     @property
     def score_percent(self) -> int:
@@ -115,7 +132,7 @@ def _explanations(query: Video, matches: list, params: SearchParams) -> list:
     return explanations
 
 
-def _explained(match, exp, *, pairs: int) -> MatchRow:
+def _explained(match, exp, *, pairs: int, versions: list | None = None) -> MatchRow:
     row = MatchRow(
         rank=match.rank,
         video=match.video,
@@ -123,6 +140,7 @@ def _explained(match, exp, *, pairs: int) -> MatchRow:
         distance=float(match.distance),
         boosted_distance=float(getattr(match, "boosted_distance", match.distance)),
         same_genre=bool(match.same_genre),
+        versions=list(versions or ()),
     )
     if exp is None:
         return row
@@ -133,21 +151,51 @@ def _explained(match, exp, *, pairs: int) -> MatchRow:
     return row
 
 
-def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = None):
-
+def _ranked(query: Video, params: SearchParams, pool: str, genre, k: int, max_per_artist):
     return find_similar(
         query,
         representation=params.representation,
         metric=params.metric,
-        k=params.k,
+        k=k,
         boost=params.boost,
         pool=pool,
         genre=genre,
-        max_per_artist=params.max_per_artist,
+        max_per_artist=max_per_artist,
         min_duration=params.min_duration,
         max_duration=params.max_duration,
         tags=params.tags,
     )
+
+
+def sounds(video_ids: list[int]) -> dict[int, Sound]:
+    """The vectors that judge whether two videos sound the same (search.versions)."""
+    rows = VideoVector.objects.filter(video_id__in=video_ids).values_list(
+        "video_id", "music", "audio"
+    )
+    return {pk: Sound(music, audio) for pk, music, audio in rows}
+
+
+def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = None) -> list[Row]:
+    """The k result rows: with ``versions`` "all" the ranking's k matches; else (collapse,
+    search.versions) a larger ranked list (k x POOL_FACTOR, at most K_MAX) without the query's
+    versions, one row per song, then the artist cap (a row counts once), cut to k. The ranking
+    caps artists at POOL_FACTOR x the cap, so a song's versions reach the collapse without one
+    artist filling the list; with fewer than k rows left from a full list, once more with K_MAX.
+    """
+    cap = params.max_per_artist
+    if params.versions == VERSIONS_ALL:
+        return [Row(m) for m in _ranked(query, params, pool, genre, params.k, cap)]
+    check_k(params.k)
+    loose_cap = cap
+    if isinstance(cap, int) and not isinstance(cap, bool) and 1 <= cap <= MAX_PER_ARTIST_MAX:
+        loose_cap = min(MAX_PER_ARTIST_MAX, cap * POOL_FACTOR)
+    wanted = min(K_MAX, params.k * POOL_FACTOR)
+    while True:
+        matches = _ranked(query, params, pool, genre, wanted, loose_cap)
+        rows = cap_per_artist(collapse(matches, query, sounds), cap)
+        if len(rows) >= params.k or len(matches) < wanted or wanted >= K_MAX:
+            return renumber(rows[: params.k])
+        wanted = K_MAX
 
 
 _SHORT_NAMES = {
@@ -221,12 +269,13 @@ def similar(
         except RepresentationUnavailable as exc2:
             result.error = f"This search cannot run yet: {exc2}"
             return result
-    prefetch_related_objects([m.video for ms in found.values() for m in ms], _POSTERS)
-    for pool, matches in found.items():
+    prefetch_related_objects([r.match.video for rs in found.values() for r in rs], _POSTERS)
+    for pool, found_rows in found.items():
+        matches = [r.match for r in found_rows]
         explanations = _explanations(query, matches, result.params)
         rows = [
-            _explained(match, exp, pairs=pairs)
-            for match, exp in zip(matches, explanations, strict=True)
+            _explained(r.match, exp, pairs=pairs, versions=r.versions)
+            for r, exp in zip(found_rows, explanations, strict=True)
         ]
         if pool == Pool.CATALOG:
             result.catalog = rows

@@ -136,6 +136,13 @@ class ContributionsSerializer(serializers.Serializer):  # source="*": the MatchR
     )
 
 
+class VersionSerializer(serializers.Serializer):  # a search.ranking.Match folded into a row
+    id = serializers.IntegerField(source="video.pk")
+    title = serializers.CharField(source="video.title")
+    artist = serializers.CharField(source="video.artist")
+    score = serializers.FloatField(help_text="Its own similarity to the query, 0-1.")
+
+
 class MatchSerializer(serializers.Serializer):
     rank = serializers.IntegerField()
     score = serializers.FloatField(help_text="Similarity 0-1 (1 = identical).")
@@ -152,6 +159,11 @@ class MatchSerializer(serializers.Serializer):
         "has no music embedding.",
     )
     video = VideoSerializer()
+    versions = VersionSerializer(
+        many=True,
+        help_text="Other versions of this match's song (live, lyric video, re-upload…) hidden "
+        "behind it, best first; empty with versions=all.",
+    )
 
 
 class SimilarSerializer(serializers.Serializer):
@@ -172,6 +184,9 @@ class SimilarSerializer(serializers.Serializer):
     )
     genre = serializers.CharField(allow_null=True, help_text="The genre filter's slug, or null.")
     notice = serializers.CharField(help_text="E.g. why the learned code was not used.")
+    versions = serializers.CharField(
+        help_text="collapse: the query's versions hidden, one match per song; all: every video."
+    )
     matches = MatchSerializer(many=True)
 
 

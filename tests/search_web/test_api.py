@@ -88,6 +88,7 @@ def test_similar_returns_scored_matches(client):
         "segment_pairs",
         "shared_tags",
         "video",
+        "versions",
     }
     assert 0 <= first["score"] <= 1 and first["distance"] >= 0
     assert set(first["contributions"]) == {"audio", "visual"}
@@ -262,6 +263,7 @@ def test_similar_serialises_the_explanations_segment_pairs_as_they_are(client, m
         "segment_pairs",
         "shared_tags",
         "video",
+        "versions",
     ]
     assert row["contributions"] == {"audio": 0.25, "visual": 0.75}
     assert row["segment_pairs"] == [
