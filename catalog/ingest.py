@@ -33,6 +33,7 @@ from itertools import islice
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils.module_loading import import_string
+from yt_dlp.extractor import get_info_extractor
 
 from catalog import selectors
 from catalog.genres import UnknownGenre, genre_slug, match_genre_name
@@ -186,7 +187,6 @@ def _setting_callable(name: str) -> Callable | None:
 
 def youtube_id_of(url: str) -> str | None:
     """The id of a YouTube watch/share URL without network access; None for other hosts."""
-    from yt_dlp.extractor import get_info_extractor
 
     extractor = get_info_extractor("Youtube")
     if not extractor.suitable(url):

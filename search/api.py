@@ -38,7 +38,7 @@ from search import selectors
 from search.choices import POOLS, Metric, Pool, Representation
 from search.forms import K_MAX, K_MIN, PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Search
-from search.ranking import DURATION_MAX, MAX_PER_ARTIST_MAX
+from search.ranking import DURATION_MAX, MAX_PER_ARTIST_MAX, InvalidSearchParameter
 from search.serializers import (
     BOOST_SCHEMA,
     ErrorSerializer,
@@ -310,7 +310,6 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                 {"video": f"video {video.pk} is not ready yet (status {video.status})."},
                 status_code=status.HTTP_409_CONFLICT,
             )
-        from search.ranking import InvalidSearchParameter
 
         try:
             found = selectors.similar(video, params, pools=(pool,), genre=genre, pairs=3)

@@ -29,8 +29,10 @@ from search.forms import (
     ParamsForm,
     SearchForm,
     SearchParams,
+    defaults,
     parse_params,
 )
+from search.ranking import InvalidSearchParameter
 from search.tags import TAG_FILTER_MIN, UnknownTag, parse_tags
 
 
@@ -64,7 +66,6 @@ def _current(form) -> dict:
 
 
 def _defaults() -> SearchParams:
-    from search.forms import defaults
 
     return defaults()
 
@@ -196,7 +197,6 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
         return render(request, "search/results.html", context, status=400)
     if not video.is_ready:
         return redirect(reverse("search:progress", args=[video.pk]) + "?" + params.querystring())
-    from search.ranking import InvalidSearchParameter
 
     try:
         context["results"] = selectors.similar(video, params, genre=genre)
