@@ -14,8 +14,7 @@ from catalog.demo import DemoClip, demo_genre, generate_demo_video
 from catalog.genres import genre_slug
 from catalog.intake import DuplicateContent, add_video, duplicate_of
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
-from catalog.selectors import genre_by_name
-from catalog.services import VIDEO_DIR, file_sha256, media_name
+from catalog.services import VIDEO_DIR, file_sha256, genre_named, media_name
 
 DEMO_DIR = f"{VIDEO_DIR}/demo"
 
@@ -91,7 +90,7 @@ def create_demo_catalog(
     # style (matched by slug like every genre name; UnknownGenre lists them), whose catalog
     # genre is then found the same way (created if a flushed database lost it).
     names = list(dict.fromkeys(demo_genre(name) for name in (genres or settings.GENRES)))
-    by_name = {name: genre_by_name(name, create=True) for name in names}
+    by_name = {name: genre_named(name) for name in names}
     result = DemoCatalogResult()
     total = per_genre * len(names)
     done = 0

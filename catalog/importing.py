@@ -30,7 +30,7 @@ from catalog.genres import UnknownGenre
 from catalog.intake import DuplicateContent, add_video, duplicate_of
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
 from catalog.selectors import catalog_videos, genre_by_name
-from catalog.services import VIDEO_DIR, file_sha256, media_name
+from catalog.services import VIDEO_DIR, file_sha256, genre_named, media_name
 
 MEDIA_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac"})
 COPY_CHUNK = 1 << 20
@@ -151,7 +151,9 @@ def import_folder(
             if genre_from_subdir and len(relative.parts) > 1:
                 subdir = relative.parts[0]
                 if subdir not in genres:
-                    genres[subdir] = genre_by_name(subdir, create=create_subdir_genres)
+                    genres[subdir] = (
+                        genre_named(subdir) if create_subdir_genres else genre_by_name(subdir)
+                    )
                 file_genre = genres[subdir]
             video = import_media_file(path, genre=file_genre, on_created=on_created)
         except DuplicateContent as exc:

@@ -39,7 +39,7 @@ from catalog import selectors
 from catalog.genres import UnknownGenre, genre_slug, match_genre_name
 from catalog.intake import DuplicateContent, add_video
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource, VideoStatus
-from catalog.services import youtube_client
+from catalog.services import genre_named, youtube_client
 from catalog.spotify_client import (
     AUDIO_FEATURES_BATCH,
     AudioFeatures,
@@ -273,7 +273,7 @@ def ingest_genre(
     result = GenreResult(genre_name, had=selectors.ingested_track_count(genre_name))
     if result.had >= per_genre:
         return result
-    genre = None if dry_run else selectors.genre_by_name(genre_name, create=True)
+    genre = None if dry_run else genre_named(genre_name)
     skip_ids = selectors.spotify_ids_in_catalog() | claimed.spotify_ids
     tracks = spotify.top_tracks_for_genre(
         genre_name, (per_genre - result.had) * CANDIDATE_FACTOR, skip_ids=skip_ids
@@ -522,7 +522,7 @@ def ingest_youtube_genre(
             )
         else:
             _claim(hit.url, hit.youtube_id, artist, title, claimed)
-            genre = genre or selectors.genre_by_name(genre_name, create=True)
+            genre = genre or genre_named(genre_name)
             try:
                 create_found_video(
                     genre=genre,
@@ -829,7 +829,7 @@ def _ingest_row(
         result.planned.append(PlannedVideo(row.genre, row.artist, row.title, url, youtube_id))
         return
     if row.genre not in genres:
-        genres[row.genre] = selectors.genre_by_name(row.genre, create=True)
+        genres[row.genre] = genre_named(row.genre)
     try:
         create_found_video(
             genre=genres[row.genre],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import Replace
 
 from catalog.genres import UnknownGenre, genre_slug, loose_slug
-from catalog.models import Genre, Video, VideoSource, VideoStatus
+from catalog.models import Genre, TrackMetadata, Video, VideoSource, VideoStatus
 
 
 def in_catalog(path: str = "") -> Q:
@@ -21,12 +22,12 @@ def catalog_videos() -> QuerySet[Video]:
     return Video.objects.filter(in_catalog())
 
 
-def genre_by_name(name: str, *, create: bool = False) -> Genre:
+def genre_by_name(name: str) -> Genre:
     """The genre a person means by `name`, matched on the slug (see `catalog.genres`):
     "Hip Hop", "hip-hop", "hip_hop" and "HIP HOP" are one genre, and so is "hiphop".
 
-    Raises UnknownGenre (listing the known genres) when none matches, unless `create`: then
-    a genre called `name` is created (`catalog.services.create_genre`).
+    Raises UnknownGenre (listing the known genres) when none matches
+    (`catalog.services.genre_named` creates it instead).
     """
     slug = genre_slug(name)
     if slug:
@@ -41,10 +42,6 @@ def genre_by_name(name: str, *, create: bool = False) -> Genre:
         )
         if genre is not None:
             return genre
-        if create:
-            from catalog.services import create_genre  # selectors read; services write
-
-            return create_genre(name)
     raise UnknownGenre(name, known_genre_names())
 
 
@@ -63,8 +60,6 @@ def catalog_is_demo() -> bool:
 
 def catalog_status_counts() -> dict[str, int]:
     """Catalog videos per status, every status listed (zeros included), in pipeline order."""
-    from django.db.models import Count
-
     counts = dict(
         catalog_videos().values_list("status").annotate(n=Count("id")).values_list("status", "n")
     )
@@ -94,8 +89,6 @@ def failure_reason(error: str, *, downloaded: bool) -> str:
 
 def catalog_failures_by_reason() -> dict[str, int]:
     """Failed catalog videos counted by `failure_reason`, most frequent first."""
-    from collections import Counter
-
     failed = catalog_videos().filter(status=VideoStatus.FAILED).values_list("error", "media")
     counts = Counter(failure_reason(error, downloaded=bool(media)) for error, media in failed)
     return dict(counts.most_common())
@@ -105,8 +98,6 @@ def catalog_failures_by_reason() -> dict[str, int]:
 
 
 def spotify_ids_in_catalog() -> set[str]:
-    from catalog.models import TrackMetadata
-
     return set(TrackMetadata.objects.exclude(spotify_id=None).values_list("spotify_id", flat=True))
 
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.genres import genre_slug
+from catalog.genres import UnknownGenre, genre_slug
 from catalog.intake import DuplicateContent
 from catalog.models import Genre, Video
 from catalog.selectors import existing_video, genre_by_name
@@ -21,12 +21,23 @@ VIDEO_DIR = "videos"
 
 def ensure_product_genres() -> list[Genre]:
     """The product's genres exist (the data migration creates them; flushes can remove them)."""
-    return [genre_by_name(name, create=True) for name in settings.GENRES]
+    return [genre_named(name) for name in settings.GENRES]
+
+
+def genre_named(name: str) -> Genre:
+    """The genre `name` means (``selectors.genre_by_name``), created when none matches; a name
+    with nothing to make a slug of raises UnknownGenre and is never created."""
+    try:
+        return genre_by_name(name)
+    except UnknownGenre:
+        if not genre_slug(name):
+            raise
+        return create_genre(name)
 
 
 def create_genre(name: str) -> Genre:
-    """A new genre called `name` (use ``selectors.genre_by_name(name, create=True)``, which
-    looks for it first). One created at the same moment by someone else is returned."""
+    """A new genre called `name` (``genre_named`` looks for it first). One created at the same
+    moment by someone else is returned."""
     name = " ".join(name.split())[: Genre._meta.get_field("name").max_length]
     if not genre_slug(name):
         raise ValueError(f"{name!r} has no letters or digits to name a genre by")
@@ -116,7 +127,7 @@ def record_predictions(predictions: Iterable[tuple[int, str, float]]) -> int:
     names = {name for _, name, _ in predictions}
     genres = {genre.name: genre for genre in Genre.objects.filter(name__in=names)}
     for name in names - genres.keys():
-        genres[name] = genre_by_name(name, create=True)
+        genres[name] = genre_named(name)
     for video_id, name, confidence in predictions:
         Video.objects.filter(pk=video_id).update(
             predicted_genre=genres[name], predicted_confidence=float(confidence)

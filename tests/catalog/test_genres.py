@@ -13,7 +13,7 @@ from catalog.demo import demo_genre
 from catalog.genres import UnknownGenre, genre_slug
 from catalog.models import Genre, Video
 from catalog.selectors import genre_by_name
-from catalog.services import ensure_product_genres
+from catalog.services import ensure_product_genres, genre_named
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +52,9 @@ def test_unknown_genre_lists_the_known_genres():
     assert message.startswith("Unknown genre 'Polka'. Known genres: Blues, Country, Hip Hop")
     assert info.value.name == "Polka" and "Rock" in info.value.known
     with pytest.raises(UnknownGenre, match=r"^No genre given\. Known genres: Blues"):
-        genre_by_name("  ", create=True)
+        genre_named("  ")
     with pytest.raises(UnknownGenre, match=r"^Unknown genre ' -_ '"):
-        genre_by_name(" -_ ", create=True)  # nothing to make a slug of: never created
+        genre_named(" -_ ")  # nothing to make a slug of: never created
 
 
 @pytest.mark.parametrize(
@@ -81,9 +81,9 @@ def test_demo_knows_only_the_genres_it_has_a_style_for():
 
 
 def test_create_makes_a_genre_that_later_spellings_find():
-    created = genre_by_name("Sea_Shanty", create=True)
+    created = genre_named("Sea_Shanty")
     assert (created.name, created.slug) == ("Sea_Shanty", "sea-shanty")
-    assert genre_by_name("sea shanty", create=True) == created
+    assert genre_named("sea shanty") == created
     assert genre_by_name("SEA-SHANTY") == created
     assert Genre.objects.filter(slug="sea-shanty").count() == 1
 

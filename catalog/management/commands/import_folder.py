@@ -11,6 +11,7 @@ from catalog import importing
 from catalog.genres import UnknownGenre
 from catalog.importing import ImportInputError
 from catalog.selectors import genre_by_name
+from catalog.services import genre_named
 from pipeline.commandline import add_process_option, choose_place, hand_over, start_callback
 
 SHOWN = 20  # file names listed per category; the counts are always complete
@@ -47,11 +48,12 @@ class Command(BaseCommand):
             raise CommandError("--workers must be between 1 and 16")
         place = choose_place(options["process"])
         try:
-            genre = (
-                genre_by_name(options["genre"], create=options["create_genre"])
-                if options["genre"]
-                else None
-            )
+            if not options["genre"]:
+                genre = None
+            elif options["create_genre"]:
+                genre = genre_named(options["genre"])
+            else:
+                genre = genre_by_name(options["genre"])
         except UnknownGenre as exc:
             raise CommandError(f"{exc} Use --create-genre to create it.") from None
 
