@@ -368,22 +368,14 @@ def _ingest_track(
     on_created: OnCreated = None,
 ) -> None:
     label = f"{track.primary_artist} - {track.title}"
-    try:
-        url = youtube.find_video(track.primary_artist, track.title)
-    except YouTubeError as exc:
-        result.fail(f"search_{exc.reason}", f"{label}: YouTube search failed: {exc}")
-        return
+    url = _find_on_youtube(youtube, track.primary_artist, track.title, label, result)
     if not url:
-        result.fail("no_match", f"{label}: no YouTube match")
         return
     youtube_id = youtube_id_of(url)
-    source_key = youtube_id or url
-    if source_key in claimed.sources or selectors.existing_video(
-        source_url=url, youtube_id=youtube_id
-    ):
+    if _already_have(url, youtube_id, claimed):
         result.skipped += 1
         return
-    claimed.sources.add(source_key)
+    claimed.sources.add(youtube_id or url)
     if dry_run:
         result.planned.append(
             PlannedVideo(result.genre, ", ".join(track.artists), track.title, url, youtube_id)
@@ -604,6 +596,20 @@ def create_found_video(
     )
 
 
+def _find_on_youtube(
+    youtube: YouTubeClient, artist: str, title: str, label: str, result: GenreResult
+) -> str | None:
+    """The song's YouTube URL, or None with the failure recorded in ``result``."""
+    try:
+        url = youtube.find_video(artist, title)
+    except YouTubeError as exc:
+        result.fail(f"search_{exc.reason}", f"{label}: YouTube search failed: {exc}")
+        return None
+    if not url:
+        result.fail("no_match", f"{label}: no YouTube match")
+    return url or None
+
+
 def _already_have(url: str, youtube_id: str | None, claimed: _Claimed) -> bool:
     return (youtube_id or url) in claimed.sources or selectors.existing_video(
         source_url=url, youtube_id=youtube_id
@@ -812,13 +818,8 @@ def _ingest_row(
     dry_run: bool,
     on_created: OnCreated,
 ) -> None:
-    try:
-        url = youtube.find_video(row.artist, row.title)
-    except YouTubeError as exc:
-        result.fail(f"search_{exc.reason}", f"{label}: YouTube search failed: {exc}")
-        return
+    url = _find_on_youtube(youtube, row.artist, row.title, label, result)
     if not url:
-        result.fail("no_match", f"{label}: no YouTube match")
         return
     youtube_id = youtube_id_of(url)
     if _already_have(url, youtube_id, claimed):
