@@ -241,6 +241,10 @@ CACHES = {
     }
 }
 
+# How long a cached similar-video answer may live (search.result_cache; 0: no cache). Writes
+# make answers stale at once; the lifetime only bounds writes that bypass the epoch.
+SEARCH_RESULT_CACHE_SECONDS = env.env_int("MVSIM_RESULT_CACHE_SECONDS", 600, minimum=0)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
