@@ -24,3 +24,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 # In-process test workers need no preloaded model; worker-process tests turn it on.
 PIPELINE_PRELOAD_MODELS = _env.env_bool("MVSIM_PIPELINE_PRELOAD_MODELS", False)
+# Test transactions never commit, so the result cache's epoch (moved on commit) would never
+# move inside a test: answers stay uncached unless a test turns the cache on
+# (tests/search_web/test_result_cache.py).
+SEARCH_RESULT_CACHE_SECONDS = 0

@@ -8,9 +8,11 @@ with Retry-After (search/throttling.py); bodies and uploads over their limits 41
 from __future__ import annotations
 
 import io
+import json
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -26,6 +28,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -34,7 +37,7 @@ from catalog.models import Video
 from mvsite import uploads
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
-from search import selectors
+from search import result_cache, selectors
 from search.choices import POOLS, Metric, Pool, Representation
 from search.forms import K_MAX, K_MIN, PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Search
@@ -289,6 +292,16 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             MAX_DURATION_PARAM,
             TAGS_FILTER_PARAM,
             VERSIONS_PARAM,
+            OpenApiParameter(
+                "X-Result-Cache",
+                OpenApiTypes.STR,
+                location=OpenApiParameter.HEADER,
+                response=[200],
+                enum=["hit", "miss", "off"],
+                description="hit: the stored answer (valid until the catalog, its vectors, the "
+                "active model or the search settings change); miss: computed now and stored; "
+                "off: not cached.",
+            ),
         ],
         responses={
             200: SimilarSerializer,
@@ -298,7 +311,24 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["get"], url_path="similar", url_name="similar")
-    def similar(self, request: Request, pk=None) -> Response:
+    def similar(self, request: Request, pk=None) -> HttpResponse:
+        # A cached answer needs no database work at all (search.result_cache); a deleted or
+        # changed video moves the epoch, so this cannot answer for a video that is gone.
+        entry = None
+        if result_cache.enabled():
+            epoch = result_cache.current_epoch()
+            if epoch is not None:
+                entry = result_cache.key(epoch, str(pk), _param_items(request))
+                body = result_cache.get(entry)
+                if body is not None:
+                    return _json_answer(request, body, cache="hit")
+        data = self._similar(request, pk)
+        body = JSONRenderer().render(data)
+        if entry is not None:
+            result_cache.put(entry, body)
+        return _json_answer(request, body, cache="miss" if entry else "off", data=data)
+
+    def _similar(self, request: Request, pk) -> dict:
         video = self.get_object()
         params = _params(request.query_params)
         pool = (request.query_params.get("pool") or Pool.CATALOG).strip().lower()
@@ -335,7 +365,22 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             "versions": found.params.versions,
             "matches": rows,
         }
-        return Response(SimilarSerializer(data, context={"request": request}).data)
+        return SimilarSerializer(data, context={"request": request}).data
+
+
+def _param_items(request: Request) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in request.query_params.lists() for value in values]
+
+
+def _json_answer(request: Request, body: bytes, *, cache: str, data=None) -> HttpResponse:
+    """The stored JSON as it is when JSON was negotiated (no re-rendering), else through the
+    negotiated renderer (the browsable API)."""
+    if isinstance(request.accepted_renderer, JSONRenderer):
+        response = HttpResponse(body, content_type="application/json")
+    else:
+        response = Response(json.loads(body) if data is None else data)
+    response["X-Result-Cache"] = cache
+    return response
 
 
 # --- tags ------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from catalog.selectors import in_catalog
 from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM, FeatureDefinition, VideoFeatures
+from search import result_cache
 from search.models import (
     FeatureStats,
     Materialization,
@@ -317,6 +318,7 @@ def _write(generation: Generation, batch: list[tuple]) -> None:
         unique_fields=["video"],
         update_fields=[*WRITTEN_COLUMNS, "updated_at"],
     )
+    result_cache.bump_on_commit()  # bulk writes send no model signals
 
 
 def refit_and_materialize_all(progress: ProgressCallback | None = None) -> int:
@@ -343,6 +345,7 @@ def refit_and_materialize_all(progress: ProgressCallback | None = None) -> int:
         VideoVector.objects.filter(video__features__isnull=True).exclude(
             audio=None, visual=None, both=None, music=None
         ).update(audio=None, visual=None, both=None, music=None, updated_at=timezone.now())
+        result_cache.bump_on_commit()
     logger.info("materialised the search vectors of %d videos", done)
     return done
 

@@ -16,6 +16,7 @@ from catalog.services import record_predictions
 from ml.models import ModelVersion
 from ml.selectors import encodable_video_ids
 from ml.services import Encoding, encode_batches
+from search import result_cache
 from search.forms import SearchParams
 from search.materialize import (
     MaterializationError,
@@ -55,6 +56,7 @@ def store_encodings(encodings: Iterable[Encoding]) -> int:
             update_fields=["code", "updated_at"],
         )
         record_predictions((e.video_id, e.genre, e.confidence) for e in encodings)
+        result_cache.bump_on_commit()  # bulk writes send no model signals
     return len(encodings)
 
 
