@@ -259,17 +259,22 @@ def embedded_postgres_socket_dir() -> Path:
     return postgres_data_dir()
 
 
-def database_config() -> dict:
-    """Django DATABASES['default'] from DATABASE_URL, or the embedded server."""
+def _parse_database_url(name: str, url: str) -> dict:
     import dj_database_url
 
+    if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        raise ConfigError(f"{name}={url!r}: only PostgreSQL URLs are supported")
+    config = dj_database_url.parse(url, conn_max_age=60)
+    config["ENGINE"] = "django.db.backends.postgresql"
+    return config
+
+
+def database_config() -> dict:
+    """Django DATABASES['default'] from DATABASE_URL, or the embedded server."""
     url = env_str("DATABASE_URL")
     name_override = env_str("MVSIM_DB_NAME")
     if url:
-        if not url.startswith(("postgres://", "postgresql://", "pgsql://")):
-            raise ConfigError(f"DATABASE_URL={url!r}: only PostgreSQL URLs are supported")
-        config = dj_database_url.parse(url, conn_max_age=60)
-        config["ENGINE"] = "django.db.backends.postgresql"
+        config = _parse_database_url("DATABASE_URL", url)
     else:
         config = {
             "ENGINE": "django.db.backends.postgresql",
@@ -286,3 +291,109 @@ def database_config() -> dict:
     config["OPTIONS"].setdefault("connect_timeout", 5)
     config["TEST"] = {"NAME": env_str("MVSIM_TEST_DB_NAME", "test_" + config["NAME"])}
     return config
+
+
+def replica_database_config() -> dict | None:
+    """DATABASES['replica'] from DATABASE_REPLICA_URL (a read-only copy of the default database,
+    e.g. a streaming-replication standby), or None when it is not set. Searches read from it
+    (mvsite/db_routers.py). Under test it mirrors the default database: there is no second copy
+    to create, and the test's rows are the ones to read."""
+    url = env_str("DATABASE_REPLICA_URL").strip()
+    if not url:
+        return None
+    config = _parse_database_url("DATABASE_REPLICA_URL", url)
+    config.setdefault("OPTIONS", {})
+    config["OPTIONS"].setdefault("connect_timeout", 5)
+    config["TEST"] = {"MIRROR": "default"}
+    return config
+
+
+# --- storage of media and model artifacts (mvsite/storage.py) ---------------------------------
+
+STORAGE_BACKENDS = ("local", "s3")
+_FILESYSTEM = "django.core.files.storage.FileSystemStorage"
+_S3 = "storages.backends.s3.S3Storage"
+
+
+def storage_backend() -> str:
+    """MVSIM_STORAGE: "local" (the default: files under MEDIA_ROOT) or "s3"."""
+    raw = env_str("MVSIM_STORAGE")
+    value = raw.strip().lower() or "local"
+    if value not in STORAGE_BACKENDS:
+        raise ConfigError(f"MVSIM_STORAGE={raw!r} must be 'local' or 's3'")
+    return value
+
+
+def media_url(backend: str) -> str:
+    """MEDIA_URL: where pages load media and thumbnails from. Local: /media/ (this site). S3:
+    the bucket's public URL or a CDN in front of it, which must be given (pages link files
+    by plain URL, not signed ones, so results pages stay cacheable)."""
+    raw = env_str("MEDIA_URL").strip()
+    if backend == "local":
+        value = raw or "/media/"
+    else:
+        parsed = urlparse(raw)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ConfigError(
+                f"MEDIA_URL={raw!r}: MVSIM_STORAGE=s3 needs the bucket's public URL (or a CDN's), "
+                "e.g. https://media.example.org/"
+            )
+        value = raw
+    return value if value.endswith("/") else value + "/"
+
+
+def media_origin(url: str) -> str | None:
+    """scheme://host[:port] of an absolute MEDIA_URL (for the Content-Security-Policy), or
+    None when media come from this site."""
+    parsed = urlparse(url)
+    if parsed.scheme in {"http", "https"} and parsed.netloc:
+        return f"{parsed.scheme}://{parsed.netloc}"
+    return None
+
+
+def storages_config(backend: str, media_url_value: str) -> dict:
+    """Django's STORAGES. "default": media (uploads, downloads, thumbnails, the model's plots);
+    "artifacts": what workers load (trained models, scalers, genre lists). Local: both are
+    MEDIA_ROOT (no location given, so they follow MEDIA_ROOT when tests change it), the layout
+    of before. S3: the bucket AWS_STORAGE_BUCKET_NAME; artifacts in MVSIM_ARTIFACTS_BUCKET when
+    set (it may be private), else in the same bucket under models/."""
+    staticfiles = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    if backend == "local":
+        return {
+            "default": {"BACKEND": _FILESYSTEM},
+            "artifacts": {"BACKEND": _FILESYSTEM},
+            "staticfiles": staticfiles,
+        }
+    bucket = env_str("AWS_STORAGE_BUCKET_NAME").strip()
+    if not bucket:
+        raise ConfigError("AWS_STORAGE_BUCKET_NAME is not set: MVSIM_STORAGE=s3 needs a bucket")
+    common: dict = {
+        "endpoint_url": env_str("AWS_S3_ENDPOINT_URL").strip() or None,
+        "region_name": env_str("AWS_S3_REGION_NAME").strip() or None,
+        # Thumbnails and artifacts have fixed names: a new one replaces the old object.
+        "file_overwrite": True,
+        "default_acl": None,
+    }
+    access_key, secret = env_str("AWS_ACCESS_KEY_ID"), env_str("AWS_SECRET_ACCESS_KEY")
+    if access_key or secret:  # else boto3's own chain (instance role, ~/.aws)
+        common.update(access_key=access_key, secret_key=secret)
+    parsed = urlparse(media_url_value)
+    media = {
+        **common,
+        "bucket_name": bucket,
+        # Links are MEDIA_URL + name, unsigned: the bucket (or its CDN) is readable by browsers.
+        "querystring_auth": False,
+        "custom_domain": (parsed.netloc + parsed.path).rstrip("/"),
+        "url_protocol": f"{parsed.scheme}:",
+    }
+    artifacts_bucket = env_str("MVSIM_ARTIFACTS_BUCKET").strip()
+    artifacts = (
+        {**common, "bucket_name": artifacts_bucket, "querystring_auth": True}
+        if artifacts_bucket
+        else media
+    )
+    return {
+        "default": {"BACKEND": _S3, "OPTIONS": media},
+        "artifacts": {"BACKEND": _S3, "OPTIONS": artifacts},
+        "staticfiles": staticfiles,
+    }

@@ -85,13 +85,15 @@ MIDDLEWARE = [
 # --- Content-Security-Policy (django-csp), in every mode so that breakage shows in dev and
 # tests. Only this site's own scripts, styles, images and media; the one inline script and
 # style (Swagger UI at /api/docs/) carry a per-request nonce; YouTube's player in an iframe.
+_MEDIA_ORIGINS = [o for o in [env.media_origin(env.media_url(env.storage_backend()))] if o]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [csp.NONE],
         "script-src": [csp.SELF, csp.NONCE],
         "style-src": [csp.SELF, csp.NONCE],
-        "img-src": [csp.SELF],
-        "media-src": [csp.SELF],
+        # Media from another host (MVSIM_STORAGE=s3: the bucket or its CDN) is allowed too.
+        "img-src": [csp.SELF, *_MEDIA_ORIGINS],
+        "media-src": [csp.SELF, *_MEDIA_ORIGINS],
         "connect-src": [csp.SELF],  # progress polling, Swagger UI's schema and "try it out"
         "frame-src": ["https://www.youtube.com"],
         "form-action": [csp.SELF],
@@ -143,6 +145,17 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
     5 if env.env_bool("MVSIM_SEARCH_PREPARED_STATEMENTS", True) else None
 )
+# A read replica (DATABASE_REPLICA_URL): searches read from it, everything else, every write and
+# every migration use "default" (mvsite/db_routers.py; docs/architecture.md, "Scale-out").
+_REPLICA = env.replica_database_config()
+if _REPLICA is not None:
+    _REPLICA["CONN_HEALTH_CHECKS"] = True
+    _REPLICA["OPTIONS"]["prepare_threshold"] = DATABASES["default"]["OPTIONS"]["prepare_threshold"]
+    DATABASES["replica"] = _REPLICA
+DATABASE_ROUTERS = ["mvsite.db_routers.ReplicaRouter"]
+# How long after a video last changed (became ready) its searches still read the primary:
+# the replica may not have it yet.
+REPLICA_LAG_SECONDS = env.env_float("MVSIM_REPLICA_LAG_SECONDS", 30.0, minimum=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -179,8 +192,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "mvsite" / "static"]
-MEDIA_URL = "/media/"
+# Media (uploads, downloads, thumbnails) and model artifacts go through Django's storage API
+# (mvsite/storage.py): on local disk under MEDIA_ROOT (the default), or with MVSIM_STORAGE=s3 in
+# an S3-compatible bucket (django-storages), MEDIA_ROOT then being each host's working folder.
+STORAGE_BACKEND = env.storage_backend()
+MEDIA_URL = env.media_url(STORAGE_BACKEND)
 MEDIA_ROOT = env.env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
+STORAGES = env.storages_config(STORAGE_BACKEND, MEDIA_URL)
 SERVE_MEDIA = env.env_bool("MVSIM_SERVE_MEDIA", True)
 
 # --- Product knobs.

@@ -14,6 +14,7 @@ from catalog.models import Genre, TrackMetadata, Video, VideoStatus
 from catalog.selectors import catalog_videos, in_catalog
 from features.models import Segment, VideoFeatures
 from ml.models import ModelVersion
+from mvsite.db_routers import search_alias, search_reads
 from search.choices import POOLS, Pool, Representation
 from search.explain import explain, explain_many
 from search.forms import SearchParams
@@ -242,8 +243,17 @@ def similar(
     ``params.max_per_artist`` None: SearchSettings.max_per_artist (what was used is in the
     result's params). Raises search.ranking.InvalidSearchParameter for parameters the
     ranking rejects.
-    """
 
+    Reads a database replica when one is configured, unless the query changed (became ready)
+    moments ago (mvsite/db_routers.py).
+    """
+    with search_reads(changed_at=query.updated_at):
+        return _similar(query, params, pools=pools, genre=genre, pairs=pairs)
+
+
+def _similar(
+    query: Video, params: SearchParams, *, pools: tuple[str, ...], genre: Genre | None, pairs: int
+) -> Results:
     if params.max_per_artist is None:
         params = params.with_max_per_artist(SearchSettings.cached().max_per_artist)
     used, notice = _single_modality(query, params)
@@ -305,7 +315,14 @@ def videos_by_tags(tags: tuple[str, ...], k: int) -> list[TagMatch]:
 
 
 def explore(genre: Genre | None, page_number) -> Page:
-    videos = catalog_videos().select_related("genre", "predicted_genre").prefetch_related(_POSTERS)
+    """A page of the catalog, read from the replica when one is configured (the page's rows
+    are read lazily, by the template: the queryset names its database)."""
+    videos = (
+        catalog_videos()
+        .using(search_alias())
+        .select_related("genre", "predicted_genre")
+        .prefetch_related(_POSTERS)
+    )
     if genre is not None:
         videos = videos.filter(genre=genre)
     videos = videos.order_by("artist", "title", "id")

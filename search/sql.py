@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.backends.postgresql.base import ServerBindingCursor
 
 from catalog.models import Genre, Video
@@ -123,7 +123,7 @@ def video_from_row(row: tuple) -> Video:
     """The Video of a row that starts with result_columns(), both genres attached (no more
     queries when pages and the API read them)."""
     n_video, n_genre = len(_VIDEO_FIELDS), len(_GENRE_FIELDS)
-    db = connection.alias
+    db = router.db_for_read(Video)  # where run_search read it (mvsite/db_routers.py)
     video = Video.from_db(db, _VIDEO_FIELDS, row[:n_video])
     genre_values = row[n_video : n_video + n_genre]
     predicted_values = row[n_video + n_genre : n_video + 2 * n_genre]
@@ -216,8 +216,12 @@ def run_search(
         "indexscan": "off" if exact else "on",
         "plan_cache": "force_custom_plan" if custom_plan else "auto",
     }
+    # The database the router picks for search reads: a replica inside
+    # mvsite.db_routers.search_reads() when one is configured, else default.
+    alias = router.db_for_read(VideoVector)
+    connection = connections[alias]
     nested = connection.in_atomic_block
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(using=alias, savepoint=False):
         raw = connection.connection
         # Server-side binding, so psycopg prepares the statement after it has run 5 times on this
         # connection (DATABASES OPTIONS prepare_threshold): PostgreSQL then plans a search once
