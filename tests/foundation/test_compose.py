@@ -14,7 +14,7 @@ SERVICES = COMPOSE["services"]
 
 def _settings_env_names() -> set[str]:
     source = "".join((ROOT / "mvsite" / name).read_text() for name in ("env.py", "settings.py"))
-    return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z_]+)"', source))
+    return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', source))
 
 
 def test_services_and_images():
@@ -65,6 +65,27 @@ def test_data_and_media_volumes():
     assert set(COMPOSE["volumes"]) == {"pgdata", "redisdata", "media"}
     assert "media:/data/media" in SERVICES["web"]["volumes"]
     assert SERVICES["web"]["environment"]["MEDIA_ROOT"] == "/data/media"
+
+
+def test_the_worker_service_scales():
+    """`docker compose up --scale worker=N` (docs/architecture.md): N containers of one service
+    need no fixed name, host port or host name, and share everything they keep."""
+    worker = SERVICES["worker"]
+    for key in ("container_name", "ports", "hostname", "network_mode"):
+        assert key not in worker, f"worker sets {key}: a second replica would clash"
+    assert worker.get("deploy", {}).get("replicas", 1) >= 1
+    # Shared state only: named volumes (the media volume every replica and web mount; or the
+    # S3 bucket), the queues in the redis service, the rows in the db service.
+    for mount in worker.get("volumes", []):
+        source = mount.split(":", 1)[0]
+        assert source in COMPOSE["volumes"], f"{mount}: not a shared named volume"
+    assert "media:/data/media" in worker["volumes"]
+    environment = worker["environment"]
+    assert environment == SERVICES["web"]["environment"]  # one configuration for both
+    assert env_module.parse_redis_url(environment["REDIS_URL"]).host == "redis"
+    assert "@db:5432/" in environment["DATABASE_URL"]
+    assert {"MVSIM_STORAGE", "AWS_STORAGE_BUCKET_NAME", "AWS_S3_ENDPOINT_URL"} <= set(environment)
+    assert set(worker["depends_on"]) == {"db", "redis"}
 
 
 def test_app_runs_in_production_mode_with_required_secrets():
