@@ -20,6 +20,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -37,7 +38,7 @@ from catalog.models import Video
 from mvsite import uploads
 from pipeline import intake
 from pipeline import selectors as pipeline_selectors
-from search import result_cache, selectors
+from search import api_seeds, result_cache, selectors
 from search.choices import POOLS, Metric, Pool, Representation
 from search.forms import K_MAX, K_MIN, PARAM_NAMES, InvalidParams, SearchParams, parse_params
 from search.models import Search
@@ -509,9 +510,12 @@ class SearchCreateView(APIView):
             "with optional search parameters. A new query is analysed in the background: the "
             "answer is **202** with `Location`/`job_url` to poll. A query seen before (same "
             "YouTube id or same file content) reuses the stored video: **200** when it is "
-            "already ready (results_url can be fetched at once), else 202. Submissions are "
-            "limited per client (MVSIM_SEARCH_RATE, default 30 a minute): over it, **429** "
-            "with `Retry-After`."
+            "already ready (results_url can be fetched at once), else 202.\n\n"
+            "**Several seeds** instead (JSON `seeds`, optional `exclude`, `method`, "
+            "`representation`, `metric`, `k`; not with `url`/`file`): "
+            + api_seeds.SEED_SEARCH_DESCRIPTION
+            + "\n\nSubmissions of either kind are limited per client (MVSIM_SEARCH_RATE, "
+            "default 30 a minute): over it, **429** with `Retry-After`."
         ),
         parameters=[
             OpenApiParameter(
@@ -530,12 +534,23 @@ class SearchCreateView(APIView):
             ),
         ],
         request={
-            "application/json": SearchUrlRequestSerializer,
+            # JSON: a URL to analyse, or seeds to search from (a body with both is a 400).
+            "application/json": PolymorphicProxySerializer(
+                component_name="SearchRequest",
+                serializers=[SearchUrlRequestSerializer, api_seeds.SeedSearchRequestSerializer],
+                resource_type_field_name=None,
+            ),
             "application/x-www-form-urlencoded": SearchUrlRequestSerializer,
             "multipart/form-data": SearchUploadRequestSerializer,
         },
         responses={
-            200: SearchCreatedSerializer,
+            # 200: a URL/file query already analysed (SearchCreated), or a seed search's
+            # matches (SeedSearchResult).
+            200: PolymorphicProxySerializer(
+                component_name="SearchAnswer",
+                serializers=[SearchCreatedSerializer, api_seeds.SeedSearchResultSerializer],
+                resource_type_field_name=None,
+            ),
             202: SearchCreatedSerializer,
             400: BAD_REQUEST,
             413: OpenApiResponse(
@@ -554,7 +569,13 @@ class SearchCreateView(APIView):
                 "YouTube URL",
                 value={"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ", "k": 10},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "More like these three, less like that one",
+                value={"seeds": [12, 40, 41], "exclude": [7], "k": 10},
+                request_only=True,
+                media_type="application/json",
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -569,8 +590,19 @@ class SearchCreateView(APIView):
             raise BadRequest({"file": refused.message}, status_code=refused.status)
         if not hasattr(data, "get"):
             raise BadRequest({"body": "the body must be a JSON object or a multipart form."})
-        url = data.get("url")
         upload = request.FILES.get("file")
+        if api_seeds.is_seed_search(data):
+            field = "seeds" if "seeds" in data else "exclude"
+            if data.get("url") not in (None, "") or upload or data.get("file") not in (None, ""):
+                raise BadRequest(
+                    {
+                        field: f"{field} cannot be combined with url or file: give seeds (a "
+                        "search from videos already here) or a url / file (a new query)."
+                    }
+                )
+            # Synchronous: the seeds are ready videos, nothing to analyse or store.
+            return api_seeds.seed_search_response(request, data)
+        url = data.get("url")
         if url is not None and not isinstance(url, str):
             raise BadRequest({"url": "url must be a string."})
         url = (url or "").strip()

@@ -1,8 +1,10 @@
-"""``POST /api/searches/seeds/``: "more like these" from several catalog videos (search.seeds).
+"""Seed searches in the API: "more like these" from several ready videos (search.seeds).
 
-A separate endpoint for now (docs/api.md): it will become the ``seeds`` / ``exclude`` fields of
-``POST /api/searches/``. Errors are 400 ``{"detail": "...", "errors": {"<param>": "..."}}``
-naming the parameter; nothing is stored.
+``POST /api/searches/`` with ``seeds`` (and ``exclude``) in its body runs one here
+(``SearchCreateView`` hands it to ``seed_search_response``), synchronously: 200 with the matches.
+``POST /api/searches/seeds/`` is the older spelling of the same request, kept as an alias. Both
+count against the client's search-submission budget (search.throttling). Errors are 400
+``{"detail": "...", "errors": {"<param>": "..."}}`` naming the parameter; nothing is stored.
 """
 
 from __future__ import annotations
@@ -16,9 +18,15 @@ from rest_framework.views import APIView
 
 from search import seeds as seed_search
 from search.choices import Metric, Representation
-from search.forms import PARAM_NAMES, InvalidParams, parse_params
+from search.forms import InvalidParams, parse_params
 from search.ranking import K_MAX, InvalidSearchParameter
 from search.serializers import ErrorSerializer, VideoSerializer
+from search.throttling import SearchSubmitThrottle, SearchThrottled
+
+# The search parameters a seed search takes (no genre boost: the seeds have several genres).
+SEED_PARAM_NAMES = ("representation", "metric", "k")
+# Body fields that make a POST /api/searches/ a seed search.
+SEED_FIELDS = ("seeds", "exclude")
 
 
 class SeedsBadRequest(APIException):
@@ -31,13 +39,17 @@ class SeedsBadRequest(APIException):
 
 
 class SeedSearchRequestSerializer(serializers.Serializer):
-    """The documented request (validation is search.seeds', so each error names its field)."""
+    # A comment, not a docstring (that would become the component's description): validation
+    # is search.seeds', so each error names its field.
+    """A search from several ready videos: more like `seeds`, less like `exclude`."""
 
     seeds = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
         min_length=1,
         max_length=seed_search.MAX_SEEDS,
-        help_text=f"1-{seed_search.MAX_SEEDS} distinct ids of ready videos (more like these).",
+        help_text=f"1-{seed_search.MAX_SEEDS} distinct ids of ready videos (more like these): "
+        "catalog videos and/or earlier searches' query videos (uploads, URLs). Not together "
+        "with `url` or `file`.",
     )
     exclude = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
@@ -83,15 +95,28 @@ def _text(value) -> str:
     return str(value)
 
 
+def _ids_field(data, name: str):
+    """A field's raw ids: a JSON list, one comma-separated string, or a form field repeated
+    (``seeds=1&seeds=2``: a QueryDict's ``get`` would keep only the last)."""
+    if hasattr(data, "getlist"):
+        values = data.getlist(name)
+        return values if len(values) > 1 else (values[0] if values else None)
+    return data.get(name)
+
+
+def is_seed_search(data) -> bool:
+    """Whether a POST /api/searches/ body asks for a seed search (has ``seeds`` or
+    ``exclude``, even empty: an empty list is then a 400 saying what is missing)."""
+    return any(name in data for name in SEED_FIELDS)
+
+
 def run_seed_search(data) -> seed_search.SeedResults:
     """Parse and run a seed search from a dict / QueryDict; raises InvalidSearchParameter or
     InvalidParams (both name the parameter)."""
-    getter = data.get
-    raw_seeds, raw_exclude = getter("seeds"), getter("exclude")
-    seed_ids = seed_search.parse_ids(raw_seeds, "seeds")
-    exclude = seed_search.parse_ids(raw_exclude, "exclude")
-    params = parse_params({key: _text(getter(key)) for key in PARAM_NAMES})
-    method = getter("method") or seed_search.DEFAULT_METHOD
+    seed_ids = seed_search.parse_ids(_ids_field(data, "seeds"), "seeds")
+    exclude = seed_search.parse_ids(_ids_field(data, "exclude"), "exclude")
+    params = parse_params({key: _text(data.get(key)) for key in SEED_PARAM_NAMES})
+    method = data.get("method") or seed_search.DEFAULT_METHOD
     if not isinstance(method, str):
         raise InvalidSearchParameter("method", "method must be text.")
     return seed_search.more_like_these(
@@ -104,21 +129,65 @@ def run_seed_search(data) -> seed_search.SeedResults:
     )
 
 
+def seed_search_response(request: Request, data) -> Response:
+    """200 with the seed search's matches (SeedSearchResultSerializer), or a SeedsBadRequest
+    naming the parameter; nothing is stored either way."""
+    if not hasattr(data, "get"):
+        raise SeedsBadRequest({"body": "the body must be a JSON object."})
+    try:
+        found = run_seed_search(data)
+    except InvalidSearchParameter as exc:
+        raise SeedsBadRequest({exc.param: exc.message}) from None
+    except InvalidParams as exc:
+        raise SeedsBadRequest(exc.errors) from None
+    body = {
+        "seeds": found.seeds,
+        "exclude": found.exclude,
+        "representation": found.representation,
+        "metric": found.metric,
+        "k": found.k,
+        "method": found.method,
+        "matches": found.matches,
+    }
+    return Response(SeedSearchResultSerializer(body, context={"request": request}).data)
+
+
+SEED_SEARCH_DESCRIPTION = (
+    "The k catalog videos most like 1-10 seed videos and least like the `exclude` videos, by "
+    "reciprocal rank fusion of the seeds' k-NN lists (`method` `fusion`, the default) or from "
+    "their centroid (`centroid`). Seeds may be catalog videos and/or the query videos of "
+    "earlier searches (uploads, URLs) once they are ready. Answered at once (**200**). Seeds "
+    "and excluded videos never come back; a candidate nearer to an excluded video than to "
+    "every seed is dropped. Unknown, duplicate, unready or unsuitable ids, more than 10, or "
+    "`seeds` together with `url`/`file` are a 400 naming `seeds` or `exclude`; nothing is "
+    "stored."
+)
+
+
 class SeedSearchView(APIView):
+    """The alias ``POST /api/searches/seeds/``: the seeds form of ``POST /api/searches/``."""
+
+    throttle_classes = [SearchSubmitThrottle]
+
+    def throttled(self, request: Request, wait: float | None):
+        description = SearchSubmitThrottle().describe()
+        raise SearchThrottled(wait, detail=f"Too many searches from your address ({description}).")
+
     @extend_schema(
-        summary="More like these (several seeds)",
+        summary="More like these (several seeds; alias)",
         description=(
-            "The k catalog videos most like 1-10 seed videos and least like the `exclude` "
-            "videos, by reciprocal rank fusion of the seeds' k-NN lists (default) or from their "
-            "centroid. Seeds and excluded videos never come back; a candidate nearer to an "
-            "excluded video than to every seed is dropped. Unknown, duplicate, unready or "
-            "unsuitable ids are a 400 naming `seeds` or `exclude`; nothing is stored. "
-            "(Will become the `seeds`/`exclude` fields of POST /api/searches/.)"
+            "The same as `POST /api/searches/` with `seeds`: kept for clients of the first "
+            "version of the API. " + SEED_SEARCH_DESCRIPTION + " Rate-limited with the other "
+            "search submissions (429 with `Retry-After`)."
         ),
         request=SeedSearchRequestSerializer,
         responses={
             200: SeedSearchResultSerializer,
             400: OpenApiResponse(ErrorSerializer, description="A bad parameter (named)."),
+            429: OpenApiResponse(
+                ErrorSerializer,
+                description="Too many searches from this client: wait Retry-After seconds.",
+            ),
         },
         examples=[
             OpenApiExample(
@@ -129,22 +198,4 @@ class SeedSearchView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        data = request.data
-        if not hasattr(data, "get"):
-            raise SeedsBadRequest({"body": "the body must be a JSON object."})
-        try:
-            found = run_seed_search(data)
-        except InvalidSearchParameter as exc:
-            raise SeedsBadRequest({exc.param: exc.message}) from None
-        except InvalidParams as exc:
-            raise SeedsBadRequest(exc.errors) from None
-        body = {
-            "seeds": found.seeds,
-            "exclude": found.exclude,
-            "representation": found.representation,
-            "metric": found.metric,
-            "k": found.k,
-            "method": found.method,
-            "matches": found.matches,
-        }
-        return Response(SeedSearchResultSerializer(body, context={"request": request}).data)
+        return seed_search_response(request, request.data)

@@ -14,7 +14,8 @@ Two methods (docs/search.md, "Several seeds"; measured by ``bench/seeds.py``):
 
 Negatives, in both methods: a candidate nearer to some negative than to every seed is dropped
 (the candidate pool is three times larger so k rows survive). Seeds and negatives never come
-back. Candidates are ``ready`` catalog videos with a vector in the column. ``Match.distance``
+back. Seeds and negatives may be catalog videos or ready query videos (earlier uploads and URLs);
+candidates are ``ready`` catalog videos with a vector in the column. ``Match.distance``
 is the distance to the centroid (centroid) or to the nearest seed (fusion); there is no genre
 boost (the seeds have several genres), so ``boosted_distance == distance``.
 
@@ -101,7 +102,9 @@ def check_ids(seeds: Sequence[int], exclude: Sequence[int]) -> None:
     for name, ids in (("seeds", seeds), ("exclude", exclude)):
         dupes = sorted({i for i in ids if list(ids).count(i) > 1})
         if dupes:
-            raise InvalidSearchParameter(name, f"duplicate video ids: {_ids(dupes)}.")
+            raise InvalidSearchParameter(
+                name, f"duplicate video ids: {_ids(dupes)} (give each video once)."
+            )
     both = sorted(set(seeds) & set(exclude))
     if both:
         raise InvalidSearchParameter("exclude", f"video {_ids(both)} is both a seed and excluded.")
@@ -132,11 +135,18 @@ def load_seed_vectors(
     unknown = [i for i in ids if i not in videos]
     if unknown:
         raise InvalidSearchParameter(param, f"no video with id {_ids(unknown)}.")
+    failed = [i for i in ids if videos[i].status == VideoStatus.FAILED]
+    if failed:
+        # Never going to be ready: "not ready yet" would invite waiting for it.
+        raise InvalidSearchParameter(
+            param, f"video {_ids(failed)} failed to process, so it cannot be searched from."
+        )
     not_ready = [i for i in ids if videos[i].status != VideoStatus.READY]
     if not_ready:
         raise InvalidSearchParameter(
             param,
-            f"video {_ids(not_ready)} is not ready yet (status {videos[not_ready[0]].status}).",
+            f"video {_ids(not_ready)} is not ready yet (status {videos[not_ready[0]].status}); "
+            "an upload or URL can be a seed once its search has finished.",
         )
     vectors = []
     for i in ids:
