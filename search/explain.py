@@ -17,7 +17,7 @@ from catalog.models import Video
 from features.models import AUDIO_DIM, BOTH_DIM, MUSIC_DIM, Segment
 from features.musicnn import MODEL_TAGS
 from search.choices import Metric, Representation
-from search.materialize import decode_vector, load_generation, vector_bytes
+from search.materialize import cached_generation, decode_vector, vector_bytes
 from search.models import VideoVector
 from search.ranking import InvalidSearchParameter, RepresentationUnavailable
 
@@ -189,7 +189,8 @@ def explain(query: Video, match: Video, representation: str, metric: str) -> Exp
 def explain_many(
     query: Video, matches: Sequence[Video], representation: str, metric: str
 ) -> list[Explanation]:
-    """``explain`` for a whole result list in three queries (stats, vectors + tags, segments).
+    """``explain`` for a whole result list in three queries (stats, unless this process read
+    them in the last few seconds; vectors + tags; segments).
 
     Segments are compared in the representation's own space ('music': the MusiCNN segment
     embeddings; 'code': 'both').
@@ -202,7 +203,7 @@ def explain_many(
         raise InvalidSearchParameter("metric", f"{metric!r} is not valid")
     if not matches:
         return []
-    generation = load_generation()
+    generation = cached_generation()
     if generation is None:
         raise RepresentationUnavailable("The search vectors have not been materialised yet.")
     column = Representation.BOTH if representation == Representation.CODE else representation

@@ -66,7 +66,7 @@ class SearchParams:
 
 def defaults() -> SearchParams:
 
-    s = SearchSettings.load()
+    s = SearchSettings.cached()
     return SearchParams(
         representation=s.default_representation,
         metric=s.default_metric,

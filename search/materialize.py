@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -185,6 +186,27 @@ class Generation:
                 ]
             )
         return {"audio": audio_col, "visual": visual_col, "both": both}
+
+
+# Searches read the generation on every explanation; writers (materialize_video) always load
+# it fresh. The copy lives GENERATION_CACHE_SECONDS at most and is dropped at once when the
+# result cache's epoch moves or this process writes stats (search.signals).
+GENERATION_CACHE_SECONDS = 5.0
+_cached_generation: tuple[float, Generation | None] | None = None
+
+
+def cached_generation() -> Generation | None:
+    """load_generation() as of at most GENERATION_CACHE_SECONDS ago, for searches."""
+    global _cached_generation
+    now = time.monotonic()
+    if _cached_generation is None or now - _cached_generation[0] > GENERATION_CACHE_SECONDS:
+        _cached_generation = (now, load_generation())
+    return _cached_generation[1]
+
+
+def forget_cached_generation() -> None:
+    global _cached_generation
+    _cached_generation = None
 
 
 def load_generation() -> Generation | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -32,6 +32,23 @@ logger = logging.getLogger(__name__)
 
 EPOCH_KEY = "search:result-epoch"
 _KEY_VERSION = 1  # bump when the cached answer's shape changes
+
+# Process-local copies of what searches read on every request (the search settings, the
+# materialisation generation) are dropped when the epoch moves, so this process never computes
+# an answer for the new epoch from an old copy.
+_forget_hooks: list[Callable[[], None]] = []
+_seen_epoch: int | None = None
+
+
+def when_stale(forget: Callable[[], None]) -> None:
+    """Call ``forget`` whenever this process sees the epoch move or writes something searched."""
+    if forget not in _forget_hooks:
+        _forget_hooks.append(forget)
+
+
+def forget_local() -> None:
+    for forget in _forget_hooks:
+        forget()
 
 
 def enabled() -> bool:
@@ -47,10 +64,16 @@ def current_epoch() -> int | None:
             # older epoch can never match again.
             cache.add(EPOCH_KEY, time.time_ns(), timeout=None)
             value = cache.get(EPOCH_KEY)
-        return int(value) if value is not None else None
     except (RedisError, OSError) as exc:
         logger.warning("result cache unavailable (epoch): %s", exc)
         return None
+    if value is None:
+        return None
+    global _seen_epoch
+    if value != _seen_epoch:
+        forget_local()
+        _seen_epoch = value
+    return int(value)
 
 
 def bump() -> None:

@@ -8,7 +8,7 @@ from django.db.models.signals import post_delete, post_save
 from catalog.models import Genre, TrackMetadata, Video
 from features.models import FeatureDefinition, Segment, VideoFeatures
 from ml.models import ModelVersion
-from search import result_cache
+from search import materialize, result_cache
 from search.models import FeatureStats, SearchSettings, VideoVector
 
 # The rows a similar-video answer is computed from or shows.
@@ -27,10 +27,13 @@ SEARCHED_MODELS = (
 
 
 def _written(sender, instance, **kwargs) -> None:
+    result_cache.forget_local()  # this process's copies at once (harmless if rolled back)
     result_cache.bump_on_commit()
 
 
 def connect() -> None:
+    result_cache.when_stale(SearchSettings.forget_cached)
+    result_cache.when_stale(materialize.forget_cached_generation)
     for model in SEARCHED_MODELS:
         post_save.connect(_written, sender=model, dispatch_uid=f"result-cache-{model.__name__}")
         post_delete.connect(

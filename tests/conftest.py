@@ -89,10 +89,14 @@ def _seed_rows_for_transactional_tests(request):
 
 @pytest.fixture(autouse=True)
 def _forget_cached_search_settings():
-    """Each test rolls its database back, so a SearchSettings row cached by an earlier test
-    (search/models.py: SearchSettings.cached) must not leak into the next one."""
+    """Each test rolls its database back, so a SearchSettings row or a generation cached by
+    an earlier test (SearchSettings.cached, search.materialize.cached_generation) must not leak
+    into the next one."""
+    from search import materialize
     from search.models import SearchSettings
 
     SearchSettings.forget_cached()
+    materialize.forget_cached_generation()
     yield
     SearchSettings.forget_cached()
+    materialize.forget_cached_generation()
