@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 
 from catalog.models import Genre
 from search import materialize, result_cache
@@ -143,3 +144,15 @@ def test_off_when_lifetime_is_zero(client, settings):
     query, _ = _catalog()
     _similar(client, query)
     assert _similar(client, query)["X-Result-Cache"] == "off"
+
+
+def test_a_moved_epoch_drops_this_process_copies():
+    result_cache.current_epoch()
+    SearchSettings.cached()
+    materialize.cached_generation()
+    assert SearchSettings._cached is not None and materialize._cached_generation is not None
+    result_cache.current_epoch()  # unchanged: the copies stay
+    assert SearchSettings._cached is not None
+    cache.set(result_cache.EPOCH_KEY, 42, timeout=None)  # another process wrote something
+    assert result_cache.current_epoch() == 42
+    assert SearchSettings._cached is None and materialize._cached_generation is None
