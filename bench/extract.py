@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/extract.py            # 180 s and 10 min clips
     .venv/bin/python bench/extract.py --quick    # 180 s clip only, one repeat
+    .venv/bin/python bench/extract.py --quick --no-baseline --against HEAD~3
+                                                 # the same runs with the code of another commit
 
 Each clip also runs with thumbnails off (features.thumbnails; --no-thumbnails-variant skips
 it), and the thumbnail overhead is printed: the seconds spent on them inside extraction as a
@@ -13,6 +15,13 @@ to one CPU (sched_setaffinity, inherited by its ffmpeg children) with one thread
 OpenCV/BLAS, after a warm-up on a 2 s clip (a worker process imports once and extracts many
 files). CPU seconds (the child's own plus its ffmpeg children's) are reported next to wall
 time because the host may be shared: CPU time is what load from other processes inflates least.
+
+``--against REV`` exports the tree of git revision REV (``git archive``) into bench/out/ and runs
+every measurement of ours a second time with that code (the child's PYTHONPATH points at the
+export), interleaved with the current tree's runs, so a change is compared in the same run
+under the same background load; ``--code REV2`` runs the other rows with the code of REV2
+instead of the work tree (so uncommitted changes of others do not count). Every run's CPU
+seconds are printed after the table (spread).
 
 The baseline does what the original project did: cut the file into 10 s part files with
 ffmpeg (`ffmpeg -ss T -i in -t 10 part.mp4`, i.e. re-encoded with ffmpeg's defaults, as a
@@ -279,8 +288,28 @@ def child_main(kind: str, path: str, warm: str, cpu: int) -> None:
 # --- parent side -----------------------------------------------------------------------------
 
 
-def measure(kind: str, path: Path, warm: Path, cpu: int) -> dict[str, float]:
-    env = {**os.environ, **ONE_THREAD_ENV, "PYTHONPATH": str(ROOT)}
+def export_revision(rev: str) -> Path:
+    """The tree of git revision ``rev``, exported once into bench/out/rev-<commit>/."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = OUT / f"rev-{commit[:12]}"
+    if not (target / "features").is_dir():
+        tmp = Path(tempfile.mkdtemp(prefix=f"rev-{commit[:12]}.", dir=OUT))
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        tmp.rename(target)
+    return target
+
+
+def measure(kind: str, path: Path, warm: Path, cpu: int, tree: Path = ROOT) -> dict[str, float]:
+    env = {**os.environ, **ONE_THREAD_ENV, "PYTHONPATH": str(tree)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -339,6 +368,17 @@ def main() -> None:
         help="skip the run with thumbnails off (the thumbnail overhead row)",
     )
     ap.add_argument(
+        "--code",
+        metavar="REV",
+        help="run our measurements with the code of git revision REV instead of the work tree "
+        "(isolates a commit from other uncommitted changes)",
+    )
+    ap.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run our measurements with the code of git revision REV, interleaved",
+    )
+    ap.add_argument(
         "--child",
         choices=["ours", "ours_nothumbs", "ours_music", "baseline"],
         help=argparse.SUPPRESS,
@@ -363,31 +403,54 @@ def main() -> None:
         "| audio s | visual s | CPU s (python + ffmpeg) | peak RSS MB (python / ffmpeg) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
+    other = export_revision(args.against) if args.against else None
+    mine = export_revision(args.code) if args.code else ROOT
+    if args.code:
+        print(f"rows without @: the code of {args.code}\n")
+    names = {
+        "ours": "mvsim (streaming)",
+        "ours_nothumbs": "mvsim, thumbnails off",
+        "ours_music": "mvsim + MusiCNN",
+        "baseline": "baseline (part files)",
+    }
     results: dict[tuple[str, str], dict[str, float]] = {}
+    spreads: list[str] = []
     for clip, path in clips:
         kinds = ["ours"] if args.no_music else ["ours", "ours_music"]
         if not args.no_thumbnails_variant:
             kinds.insert(1, "ours_nothumbs")
+        # (kind, code tree, row label): the current tree, then the --against tree per kind
+        variants = [(k, mine, names[k]) for k in kinds]
+        if other is not None:
+            variants = [
+                v
+                for k in kinds
+                for v in ((k, mine, names[k]), (k, other, f"{names[k]} @ {args.against}"))
+            ]
         if not args.no_baseline and clip == "180 s":
-            kinds.append("baseline")
-        runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
-        for _ in range(repeat):  # interleaved, so both see similar background load
-            for kind in kinds:
-                runs[kind].append(measure(kind, path, warm, cpu))
-        for kind in kinds:
-            results[(clip, kind)] = best(runs[kind])
-            name = {
-                "ours": "mvsim (streaming)",
-                "ours_nothumbs": "mvsim, thumbnails off",
-                "ours_music": "mvsim + MusiCNN",
-                "baseline": "baseline (part files)",
-            }[kind]
-            print(row(clip, name, results[(clip, kind)]), flush=True)
+            variants.append(("baseline", ROOT, names["baseline"]))
+        runs: dict[str, list[dict[str, float]]] = {label: [] for _, _, label in variants}
+        for _ in range(repeat):  # interleaved, so all see similar background load
+            for kind, tree, label in variants:
+                runs[label].append(measure(kind, path, warm, cpu, tree))
+        for kind, tree, label in variants:
+            key = kind if tree != other else f"{kind}@{args.against}"
+            results[(clip, key)] = best(runs[label])
+            print(row(clip, label, results[(clip, key)]), flush=True)
+            cpus = ", ".join(
+                f"{r['cpu_self']:.2f}+{r['cpu_children']:.2f} ({r['wall']:.2f} s wall)"
+                for r in runs[label]
+            )
+            spreads.append(f"{clip}, {label}: {cpus}")
+    print("\nevery run, CPU s python+ffmpeg (wall):")
+    for line in spreads:
+        print(f"  {line}")
     for (clip, kind), r in results.items():
-        if kind == "ours_music":
+        if kind.startswith("ours_music"):
             minutes = r["duration"] / 60
             print(
-                f"\nMusiCNN on the {clip} clip: {r['music'] / minutes:.2f} s per audio-minute "
+                f"\nMusiCNN on the {clip} clip ({kind}): {r['music'] / minutes:.2f} s per "
+                "audio-minute "
                 f"({r['duration'] / max(r['music'], 1e-9):.0f}x real time for MusiCNN alone); "
                 f"first load {r['music_load']:.1f} s; peak RSS {r['rss_self_mb']:.0f} MB"
             )
