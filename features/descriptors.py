@@ -22,7 +22,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 from scipy.signal import find_peaks
 
-from features.media import DecodeError, DecodeTimeout, ffmpeg_exe, ffmpeg_input, probe
+from features.media import (
+    AUDIO_FILTER,
+    DecodeError,
+    DecodeTimeout,
+    ffmpeg_exe,
+    ffmpeg_input,
+    probe,
+    start_decoder,
+)
 
 RATE = 11025  # Hz: onsets and loudness need no more, and it keeps the FFTs small
 N_FFT = 1024  # 93 ms frames: fine enough in frequency for bass-drum bands
@@ -147,20 +155,11 @@ def _decode(
         ffmpeg_exe(),
         *"-nostdin -hide_banner -loglevel error -threads 1".split(),
         *("-i", ffmpeg_input(path), "-map", f"0:{audio_stream}", "-vn", "-sn", "-dn"),
-        *("-t", f"{max_seconds:g}", "-ac", "1", "-ar", str(RATE)),
+        *("-t", f"{max_seconds:g}", *AUDIO_FILTER, "-ac", "1", "-ar", str(RATE)),
         *"-f s16le -c:a pcm_s16le pipe:1".split(),
     ]
     acc = _Frames(flux=[])
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-        )
-    except OSError as exc:
-        raise DecodeError(f"could not start ffmpeg: {exc}") from exc
+    proc = start_decoder(cmd, stderr=subprocess.PIPE)
     timed_out = threading.Event()
 
     def kill() -> None:

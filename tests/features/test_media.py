@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from features.media import (
+    AUDIO_FILTER,
+    PIPE_BYTES,
+    DecodeError,
     DecodeTimeout,
     MediaInfo,
     SegmentReader,
     UnreadableMedia,
+    ffmpeg_exe,
+    ffmpeg_input,
     output_size,
     parse_probe,
     probe,
+    start_decoder,
 )
 
 MP4_STDERR = """\
@@ -139,3 +150,75 @@ def test_reader_timeout_kills_and_raises(media) -> None:
         with SegmentReader(info, width=64, timeout=0.001) as reader:
             list(reader)
     assert all(s.proc.poll() is not None for s in reader._streams.values())
+
+
+def _policy_of(pid: int) -> int:
+    """Scheduling policy of a process from /proc (field 41 of stat), no privileges needed."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[38])
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies only")
+def test_start_decoder_runs_ffmpeg_as_batch_and_restores_caller() -> None:
+    before = os.sched_getscheduler(0)
+    proc = start_decoder(
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=d=30",
+            "-f",
+            "s16le",
+            "pipe:1",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _policy_of(proc.pid) == os.SCHED_BATCH
+        assert os.sched_getscheduler(0) == before  # the calling thread is back to its policy
+        size = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        max_size = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert size == min(PIPE_BYTES, max_size) or size == 65536  # 64 KiB if refused
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_start_decoder_reports_missing_binary() -> None:
+    with pytest.raises(DecodeError, match="could not start ffmpeg"):
+        start_decoder(["/nonexistent/ffmpeg"], stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("name", ["tone3", "a6.mp3", "a6.ogg"])
+def test_audio_filter_only_rechunks(media, name: str) -> None:
+    """AUDIO_FILTER changes how ffmpeg hands frames between its threads, not one sample."""
+    path = ffmpeg_input(media(name))
+
+    def decode(extra: tuple[str, ...]) -> bytes:
+        cmd = [
+            ffmpeg_exe(),
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-threads",
+            "1",
+            "-i",
+            path,
+            "-vn",
+            *extra,
+            "-ac",
+            "1",
+            "-ar",
+            "22050",
+            "-f",
+            "s16le",
+            "pipe:1",
+        ]
+        return subprocess.run(cmd, capture_output=True, check=True).stdout
+
+    plain = decode(())
+    assert len(plain) > 0
+    assert decode(AUDIO_FILTER) == plain
