@@ -15,6 +15,7 @@ from catalog.genres import genre_slug
 from catalog.intake import DuplicateContent, add_video, duplicate_of
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
 from catalog.services import VIDEO_DIR, file_sha256, genre_named, media_name
+from mvsite.storage import publish_media
 
 DEMO_DIR = f"{VIDEO_DIR}/demo"
 
@@ -49,6 +50,7 @@ def _store_clip(
         )
         if on_created is not None:
             on_created(video)
+        publish_media(final)  # a remote media storage gets it now (mvsite/storage.py)
 
     try:
         return add_video(

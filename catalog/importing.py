@@ -31,6 +31,7 @@ from catalog.intake import DuplicateContent, add_video, duplicate_of
 from catalog.models import Genre, TrackMetadata, ValueSource, Video, VideoSource
 from catalog.selectors import catalog_videos, genre_by_name
 from catalog.services import VIDEO_DIR, file_sha256, genre_named, media_name
+from mvsite.storage import publish_media
 
 MEDIA_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".mp3", ".wav", ".ogg", ".flac"})
 COPY_CHUNK = 1 << 20
@@ -106,6 +107,7 @@ def import_media_file(
         # Last step inside the transaction: if it fails, the row is rolled back.
         os.replace(temp, final)
         renamed = True
+        publish_media(final)  # a remote media storage gets it now (mvsite/storage.py)
 
     try:
         copied_sha = _copy_with_sha256(path, temp)

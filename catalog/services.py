@@ -15,6 +15,7 @@ from catalog.intake import DuplicateContent
 from catalog.models import Genre, Video
 from catalog.selectors import existing_video, genre_by_name
 from catalog.youtube_client import YouTubeClient
+from mvsite.storage import publish_media
 
 VIDEO_DIR = "videos"
 
@@ -83,9 +84,11 @@ def download_video_media(video_id: int, client: YouTubeClient | None = None) -> 
     duplicate = existing_video(sha256=sha, exclude=video.pk)
     if duplicate is not None and not video.is_query:
         raise DuplicateContent(duplicate)
+    # yt-dlp writes under MEDIA_ROOT; a remote media storage gets the file now (mvsite/storage).
+    name = publish_media(result.path)
     with transaction.atomic():
         video = Video.objects.select_for_update().get(pk=video_id)
-        video.media.name = media_name(result.path)
+        video.media.name = name
         if result.extractor.lower().startswith("youtube") and not video.youtube_id:
             video.youtube_id = result.video_id
         # A query identical to a catalog video keeps no hash: the unique hash belongs to

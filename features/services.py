@@ -27,6 +27,7 @@ from features.extraction import (
 )
 from features.media import MediaInfo, SegmentReader, probe
 from features.models import FeatureDefinition, Segment, VideoFeatures
+from mvsite.storage import local_copy, media_storage
 
 
 def _audio_reader(info: MediaInfo) -> SegmentReader:
@@ -61,24 +62,34 @@ def music_model() -> musicnn.MusicnnModel | None:
     return musicnn.get_model(settings.MUSICNN_MODEL, settings.MUSICNN_DIR)
 
 
-def _media_path(video: Video) -> Path:
+@contextmanager
+def local_media(video: Video) -> Iterator[Path]:
+    """A path ffmpeg can read for the video's media file: the file itself on local storage,
+    else a copy fetched from the storage for the block (mvsite.storage.local_copy)."""
     if not video.media:
         raise NoMediaFile(f"video {video.pk} has no media file to analyse")
-    return Path(settings.MEDIA_ROOT) / video.media.name
+    with local_copy(media_storage(), video.media.name) as path:
+        yield path
 
 
 def extract_video_features(
-    video_id: int, progress: Callable[[int, int], None] | None = None
+    video_id: int,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    media: Path | None = None,
 ) -> ExtractionResult:
     """Extract and store the features of one video, replacing earlier ones atomically.
+    ``media``: a local path of its file the caller already holds (``local_media``).
 
     Raises features.media.MediaError subclasses for bad media (nothing is written then).
     """
-    path = _media_path(Video.objects.get(pk=video_id))
+    if media is None:
+        with local_media(Video.objects.get(pk=video_id)) as path:
+            return extract_video_features(video_id, progress, media=path)
     model = music_model()
     started = time.perf_counter()
     result = extract_file(
-        path,
+        media,
         segment_seconds=settings.SEGMENT_SECONDS,
         min_last_segment=settings.MIN_LAST_SEGMENT_SECONDS,
         max_duration=settings.MAX_VIDEO_SECONDS,
@@ -147,18 +158,18 @@ def add_music_embeddings(video_id: int, model: musicnn.MusicnnModel) -> bool:
     For catalogs extracted before music embeddings existed (``extract --only music``).
     """
     video = Video.objects.get(pk=video_id)
-    path = _media_path(video)
     segments = {s.index: s for s in Segment.objects.filter(video_id=video_id)}
     if not segments:
         raise ValueError(f"video {video_id} has no extracted segments; extract it first")
-    info = probe(path)
     computed: dict[int, tuple] = {}
-    if info.has_audio:
-        reader = _audio_reader(info)
-        with reader:
-            for raw in reader:
-                if raw.index in segments and raw.audio.size:
-                    computed[raw.index] = embed_music(model, raw.audio)
+    with local_media(video) as path:
+        info = probe(path)
+        if info.has_audio:
+            reader = _audio_reader(info)
+            with reader:
+                for raw in reader:
+                    if raw.index in segments and raw.audio.size:
+                        computed[raw.index] = embed_music(model, raw.audio)
     with transaction.atomic():
         Video.objects.select_for_update().get(pk=video_id)
         rows = []
@@ -185,7 +196,7 @@ def _new_thumbnails(
     """Stage a video's new thumbnails (None when there are none) for the block, which records
     their names; after it they replace the old ones (or, without new ones, the old ones are
     removed). If the block fails, the staged files are discarded and the old ones stay."""
-    root = settings.MEDIA_ROOT
+    root = media_storage()
     staged = thumbnails.stage(root, video_id, poster, pictures) if poster or pictures else None
     try:
         yield staged
@@ -202,7 +213,7 @@ def _new_thumbnails(
 def thumbnails_missing(video_id: int, poster: str) -> bool:
     """Whether an extracted video needs its thumbnails made: no poster recorded, or its file
     is gone."""
-    return not poster or not (Path(settings.MEDIA_ROOT) / poster).is_file()
+    return not poster or not media_storage().exists(poster)
 
 
 @dataclass(frozen=True)
@@ -223,7 +234,6 @@ def make_thumbnails(video_id: int) -> ThumbnailOutcome:
     """
     started = time.perf_counter()
     video = Video.objects.get(pk=video_id)
-    path = _media_path(video)
     rows = list(
         Segment.objects.filter(video_id=video_id)
         .order_by("index")
@@ -231,6 +241,26 @@ def make_thumbnails(video_id: int) -> ThumbnailOutcome:
     )
     if not rows:
         raise ValueError(f"video {video_id} has no extracted segments; extract it first")
+    with local_media(video) as path:
+        pictures, poster = _pictures(path, rows)
+    with _new_thumbnails(video_id, poster, pictures) as staged, transaction.atomic():
+        Video.objects.select_for_update().get(pk=video_id)
+        names = staged.segments if staged else {}
+        changed = []
+        for segment in Segment.objects.filter(video_id=video_id):
+            segment.thumbnail = names.get(segment.index, "")
+            changed.append(segment)
+        Segment.objects.bulk_update(changed, ["thumbnail"])
+        VideoFeatures.objects.filter(video_id=video_id).update(
+            poster=staged.poster if staged else ""
+        )
+    return ThumbnailOutcome(
+        video_id, staged.poster if staged else "", len(pictures), time.perf_counter() - started
+    )
+
+
+def _pictures(path: Path, rows: list[tuple]) -> tuple[dict[int, bytes], bytes | None]:
+    """The segment pictures and the poster of the media file at ``path`` (make_thumbnails)."""
     info = probe(path)
     collector = thumbnails.Collector(has_video=info.has_video, duration=info.duration)
     pictures: dict[int, bytes] = {}
@@ -251,21 +281,7 @@ def make_thumbnails(video_id: int) -> ThumbnailOutcome:
                     picture = collector.add(wanted[raw.index], raw.frames, raw.audio)
                     if picture is not None:
                         pictures[raw.index] = picture
-    poster = collector.poster()
-    with _new_thumbnails(video_id, poster, pictures) as staged, transaction.atomic():
-        Video.objects.select_for_update().get(pk=video_id)
-        names = staged.segments if staged else {}
-        changed = []
-        for segment in Segment.objects.filter(video_id=video_id):
-            segment.thumbnail = names.get(segment.index, "")
-            changed.append(segment)
-        Segment.objects.bulk_update(changed, ["thumbnail"])
-        VideoFeatures.objects.filter(video_id=video_id).update(
-            poster=staged.poster if staged else ""
-        )
-    return ThumbnailOutcome(
-        video_id, staged.poster if staged else "", len(pictures), time.perf_counter() - started
-    )
+    return pictures, collector.poster()
 
 
 def remove_thumbnails(video_id: int) -> None:
@@ -273,10 +289,10 @@ def remove_thumbnails(video_id: int) -> None:
     with transaction.atomic():
         Segment.objects.filter(video_id=video_id).update(thumbnail="")
         VideoFeatures.objects.filter(video_id=video_id).update(poster="")
-    thumbnails.remove(settings.MEDIA_ROOT, video_id)
+    thumbnails.remove(media_storage(), video_id)
 
 
 def prune_thumbnails() -> int:
     """Delete the thumbnail folders of videos that no longer exist (and leftovers of a
     process that died mid-way); returns how many folders went."""
-    return thumbnails.prune(settings.MEDIA_ROOT, set(Video.objects.values_list("pk", flat=True)))
+    return thumbnails.prune(media_storage(), set(Video.objects.values_list("pk", flat=True)))

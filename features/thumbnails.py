@@ -10,26 +10,30 @@
   the poster is the waveform of the whole track (per-column peak envelope drawn with numpy).
   A segment of a video that has no frame (the picture ended before the sound) gets none.
 
-Files live under ``MEDIA_ROOT/thumbs/<video_id>/`` as ``poster.webp`` and ``seg-0003.webp``.
-``stage`` writes a new set into a hidden staging folder; ``Staged.publish`` renames the files
-into place (and removes the old set's leftovers), ``Staged.discard`` removes the staging
-folder, so a failed extraction leaves no thumbnail behind and a page never sees a half-written
-file. Nothing here touches the database: features.services records the names.
+Files are stored through the media storage (mvsite/storage.py: MEDIA_ROOT on local disk, or
+an S3 bucket) as ``thumbs/<video_id>/poster.webp`` and ``thumbs/<video_id>/seg-0003.webp``.
+``stage`` writes a new set into a hidden staging folder; ``Staged.publish`` moves the files
+into place (a rename on local disk; on an object store each is written again from the bytes
+it holds and the staged one deleted: 3 requests a picture) and removes the old set's
+leftovers, ``Staged.discard`` removes the staging folder, so a failed extraction leaves no
+thumbnail behind and a page never sees a half-written file. Writing the staged set before the
+database rows means a storage that cannot be written fails the extraction before any row.
+Nothing here touches the database: features.services records the names.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import cv2
 import numpy as np
+from django.core.files.storage import Storage
 
 from features.media import (
     DecodeError,
@@ -39,6 +43,7 @@ from features.media import (
     ffmpeg_input,
     output_size,
 )
+from mvsite import storage as stored
 
 THUMB_DIR = "thumbs"
 EXTENSION = ".webp"
@@ -206,72 +211,75 @@ def segment_name(video_id: int, index: int) -> str:
 class Staged:
     """A new set of thumbnails written to a staging folder, not yet visible."""
 
-    root: Path  # MEDIA_ROOT
+    storage: Storage  # the media storage
     video_id: int
-    staging: Path
-    poster: str  # name relative to MEDIA_ROOT ('' when none)
-    segments: dict[int, str]  # segment index -> name relative to MEDIA_ROOT
+    staging: PurePosixPath  # the staging folder's name in the storage
+    poster: str  # stored name ('' when none)
+    segments: dict[int, str]  # segment index -> stored name
+    # Final name -> bytes: an object store cannot rename, so publishing writes them again.
+    data: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def publish(self) -> None:
-        """Rename the staged files into place and remove the video's other thumbnails."""
-        target = self.root / video_dir(self.video_id)
-        keep = {Path(n).name for n in [self.poster, *self.segments.values()] if n}
-        for path in self.staging.iterdir():
-            os.replace(path, target / path.name)
-        for path in target.iterdir():
-            if path.is_file() and path.name not in keep:
-                path.unlink(missing_ok=True)
+        """Move the staged files into place and remove the video's other thumbnails."""
+        keep = set(self.data)
+        for name, data in self.data.items():
+            staged = str(self.staging / PurePosixPath(name).name)
+            stored.move(self.storage, staged, name, data)
+        for name in stored.files(self.storage, video_dir(self.video_id)):
+            if name not in keep:
+                self.storage.delete(name)
         self.discard()
 
     def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+        stored.delete_tree(self.storage, str(self.staging))
 
 
 def stage(
-    root: str | os.PathLike[str], video_id: int, poster: bytes | None, segments: dict[int, bytes]
+    root: Storage | str | os.PathLike[str],
+    video_id: int,
+    poster: bytes | None,
+    segments: dict[int, bytes],
 ) -> Staged:
-    """Write a video's new thumbnails into a staging folder next to its live ones."""
-    root = Path(root)
-    folder = root / video_dir(video_id)
-    staging = folder / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
-    staged = Staged(root, video_id, staging, "", {})
+    """Write a video's new thumbnails into a staging folder next to its live ones.
+
+    ``root``: the media storage (or a folder on local disk)."""
+    storage = stored.as_storage(root)
+    staging = PurePosixPath(video_dir(video_id)) / f"{_STAGING_PREFIX}{uuid.uuid4().hex}"
+    staged = Staged(storage, video_id, staging, "", {})
+    pictures = [(poster_name(video_id), poster)] if poster is not None else []
+    pictures += [(segment_name(video_id, i), data) for i, data in sorted(segments.items())]
     try:
-        if poster is not None:
-            (staging / POSTER_NAME).write_bytes(poster)
-            staged.poster = poster_name(video_id)
-        for index, data in sorted(segments.items()):
-            name = segment_name(video_id, index)
-            (staging / Path(name).name).write_bytes(data)
-            staged.segments[index] = name
+        for name, data in pictures:
+            stored.write_bytes(storage, str(staging / PurePosixPath(name).name), data)
+            staged.data[name] = data
+        staged.poster = poster_name(video_id) if poster is not None else ""
+        staged.segments = {i: segment_name(video_id, i) for i in sorted(segments)}
     except BaseException:
         staged.discard()
         raise
     return staged
 
 
-def remove(root: str | os.PathLike[str], video_id: int) -> None:
+def remove(root: Storage | str | os.PathLike[str], video_id: int) -> None:
     """Delete every thumbnail of a video (its folder)."""
-    shutil.rmtree(Path(root) / video_dir(video_id), ignore_errors=True)
+    stored.delete_tree(stored.as_storage(root), video_dir(video_id))
 
 
-def prune(root: str | os.PathLike[str], known_ids: set[int]) -> int:
+def prune(root: Storage | str | os.PathLike[str], known_ids: set[int]) -> int:
     """Remove the thumbnail folders of videos not in ``known_ids`` and leftover staging folders
     (of a process that died mid-way); returns how many folders went."""
-    base = Path(root) / THUMB_DIR
-    if not base.is_dir():
-        return 0
+    storage = stored.as_storage(root)
     removed = 0
-    for folder in base.iterdir():
-        if not folder.is_dir():
-            continue
-        if not folder.name.isdigit() or int(folder.name) not in known_ids:
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in stored.folders(storage, THUMB_DIR):
+        name = PurePosixPath(folder).name
+        if not name.isdigit() or int(name) not in known_ids:
+            stored.delete_tree(storage, folder)
             removed += 1
             continue
-        for leftover in folder.glob(f"{_STAGING_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-            removed += 1
+        for leftover in stored.folders(storage, folder):
+            if PurePosixPath(leftover).name.startswith(_STAGING_PREFIX):
+                stored.delete_tree(storage, leftover)
+                removed += 1
     return removed
 
 

@@ -31,6 +31,7 @@ from catalog.selectors import existing_video
 from catalog.url_safety import UnsafeUrl, parse_youtube_url
 from features.media import MediaError, probe
 from mvsite.queues import QueueUnavailable, require_queue
+from mvsite.storage import discard_media, local_path, media_storage, publish_media
 from mvsite.uploads import human_size
 from pipeline.reconcile import check_video
 from pipeline.services import restart, start
@@ -231,6 +232,7 @@ def submit_upload(uploaded) -> Intake:
     folder = Path(settings.MEDIA_ROOT) / UPLOAD_DIR
     path = folder / f"{uuid.uuid4().hex}.upload"
     keep = False
+    stored = ""  # its name in the media storage once published
     try:
         digest = hashlib.sha256()
         written = 0
@@ -263,10 +265,21 @@ def submit_upload(uploaded) -> Intake:
         final = path.with_suffix(_extension_for(info.format_name, info.video_codec))
         path.rename(final)
         path = final
+        # A remote media storage gets the file now (mvsite/storage.py); on local disk it
+        # already is there.
+        try:
+            stored = publish_media(final)
+        except OSError as exc:
+            logger.error("could not store an upload in the media storage: %s", exc)
+            raise StorageFailed(
+                f"“{original}” could not be stored on the server ({exc.strerror or exc}); "
+                "nothing was kept. Try again later.",
+                field="file",
+            ) from exc
         starting = _Starting()
         try:
             video = add_upload_query(
-                media=f"{UPLOAD_DIR}/{final.name}",
+                media=stored,
                 original_filename=original,
                 sha256=sha,
                 duration=info.duration,
@@ -286,6 +299,8 @@ def submit_upload(uploaded) -> Intake:
         if not keep:
             with contextlib.suppress(OSError):  # e.g. its folder could not be made
                 path.unlink(missing_ok=True)
+            if stored and not local_path(media_storage(), stored):
+                discard_media(stored)  # uploaded to a remote storage: no row owns it
 
 
 # --- existing video --------------------------------------------------------------------------

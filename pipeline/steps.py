@@ -20,7 +20,7 @@ from catalog.services import DuplicateContent, download_video_media
 from catalog.youtube_client import NetworkError, YouTubeError
 from features.descriptors import describe_audio
 from features.media import MediaError
-from features.services import NoMediaFile, extract_video_features
+from features.services import NoMediaFile, extract_video_features, local_media
 from ml.selectors import active_model_version
 from pipeline import catalog_work
 from search.services import MaterializationError, encode_videos, materialize_video
@@ -45,23 +45,31 @@ def download(video_id: int, progress: Progress = None) -> str:
 
 
 def extract(video_id: int, progress: Progress = None) -> str:
+    # One local copy of the media for both readers (fetched once when the storage is remote).
     try:
-        result = extract_video_features(video_id, progress=progress)
-    except (MediaError, NoMediaFile) as exc:
+        with local_media(Video.objects.get(pk=video_id)) as media:
+            try:
+                result = extract_video_features(video_id, progress=progress, media=media)
+            except MediaError as exc:
+                raise StageFailed(f"Could not analyse the media: {exc}") from exc
+            analyse_track(video_id, media=media)
+    except (NoMediaFile, FileNotFoundError) as exc:  # FileNotFoundError: not in the storage
         raise StageFailed(f"Could not analyse the media: {exc}") from exc
-    analyse_track(video_id)
     return f"{len(result.segments)} segments"
 
 
-def analyse_track(video_id: int) -> list[str]:
+def analyse_track(video_id: int, *, media: Path | None = None) -> list[str]:
     """Tempo/loudness/energy/danceability of a catalog video from our own analysis, where its
-    metadata lacks them. A descriptor problem never fails a video whose features are stored."""
+    metadata lacks them. A descriptor problem never fails a video whose features are stored.
+    ``media``: a local path of its file the caller already holds."""
     video = Video.objects.get(pk=video_id)
     if not video.media or video.has_audio is False or not analysis_needed(video):
         return []
-    path = Path(settings.MEDIA_ROOT) / video.media.name
+    if media is None:
+        with local_media(video) as path:
+            return analyse_track(video_id, media=path)
     try:
-        descriptors = describe_audio(path, max_seconds=settings.MAX_VIDEO_SECONDS)
+        descriptors = describe_audio(media, max_seconds=settings.MAX_VIDEO_SECONDS)
     except MediaError as exc:
         logger.warning("video %s: no track descriptors: %s", video_id, exc)
         return []

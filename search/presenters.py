@@ -16,6 +16,7 @@ from django.urls import reverse
 from catalog.models import TrackMetadata, ValueSource, Video
 from features import thumbnails
 from features.definitions import AUDIO_FEATURE_NAMES, VISUAL_FEATURE_NAMES
+from mvsite import storage as stored
 
 # --- media and players -----------------------------------------------------------------------
 
@@ -49,19 +50,19 @@ def player(video: Video, start: float = 0) -> dict:
 
 
 def artifact_url(path: str) -> str:
-    """MEDIA URL of a model artifact path (absolute under MEDIA_ROOT, or relative to it)."""
+    """MEDIA URL of a model's plot: a name in the media storage (or, from old versions, an
+    absolute path under MEDIA_ROOT); '' when it is not there."""
     if not path:
         return ""
-    root = Path(settings.MEDIA_ROOT).resolve()
-    p = Path(path)
-    full = p if p.is_absolute() else root / p
-    try:
-        rel = full.resolve().relative_to(root)
-    except ValueError:
+    name = path
+    if Path(path).is_absolute():
+        try:
+            name = stored.media_name(path)
+        except ValueError:
+            return ""
+    if not stored.media_storage().exists(name):
         return ""
-    if not full.is_file():
-        return ""
-    return settings.MEDIA_URL + quote(rel.as_posix())
+    return settings.MEDIA_URL + quote(name)
 
 
 # --- thumbnails (features.thumbnails writes them; docs/features.md) ----------------------------
@@ -76,18 +77,25 @@ def thumbnail_url(name: str) -> str:
     return settings.MEDIA_URL + quote(name) if name else ""
 
 
-def _existing(name: str) -> str:
-    return thumbnail_url(name) if (Path(settings.MEDIA_ROOT) / name).is_file() else ""
+def stored_thumbnails(video: Video) -> set[str]:
+    """The names of the video's thumbnails in the media storage, in one listing (on S3 one
+    request for the whole video page, not one per segment)."""
+    return set(stored.files(stored.media_storage(), thumbnails.video_dir(video.pk)))
 
 
-def poster_url(video: Video) -> str:
-    """URL of the video's poster ('' until it has one), found on disk, not in the database."""
-    return _existing(thumbnails.poster_name(video.pk))
+def poster_url(video: Video, present: set[str] | None = None) -> str:
+    """URL of the video's poster ('' until it has one), found in the storage, not in the
+    database. ``present``: stored_thumbnails(video), when the caller has it."""
+    name = thumbnails.poster_name(video.pk)
+    present = stored_thumbnails(video) if present is None else present
+    return thumbnail_url(name) if name in present else ""
 
 
-def segment_thumbnail_url(video: Video, index: int) -> str:
+def segment_thumbnail_url(video: Video, index: int, present: set[str] | None = None) -> str:
     """URL of the picture of the video's segment ``index`` ('' when it has none)."""
-    return _existing(thumbnails.segment_name(video.pk, index))
+    name = thumbnails.segment_name(video.pk, index)
+    present = stored_thumbnails(video) if present is None else present
+    return thumbnail_url(name) if name in present else ""
 
 
 # --- video page ------------------------------------------------------------------------------
@@ -198,6 +206,7 @@ def timeline(
         series.append(
             Series(name, description, [float(v) for v in values], low, high, " ".join(pts))
         )
+    present = stored_thumbnails(video)
     segments = [
         {
             "index": idx,
@@ -206,11 +215,11 @@ def timeline(
             "x": start / duration * width,
             "w": max((end - start) / duration * width, 1),
             "url": play_url(video, start),
-            "thumb": segment_thumbnail_url(video, idx),
+            "thumb": segment_thumbnail_url(video, idx, present),
         }
         for idx, start, end, _, _ in rows
     ]
-    return Timeline(width, row_height, duration, segments, series, poster_url(video))
+    return Timeline(width, row_height, duration, segments, series, poster_url(video, present))
 
 
 # --- about -----------------------------------------------------------------------------------
