@@ -10,7 +10,7 @@ Typical use (one cached instance per worker process)::
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,7 +151,7 @@ class LoadedModel:
         return out
 
 
-_cache: dict[tuple[str, str, str], LoadedModel] = {}
+_cache: dict[tuple[str, ...], LoadedModel] = {}
 _cache_lock = threading.Lock()
 
 
@@ -165,9 +165,15 @@ def load_cached(
     call :func:`clear_cache` after deleting a version.
     """
     key = tuple(str(Path(p).resolve()) for p in (model_path, scaler_path, labels_path))
+    return cached(key, lambda: LoadedModel.load(*key))
+
+
+def cached(key: tuple[str, ...], load: Callable[[], LoadedModel]) -> LoadedModel:
+    """Per-process memo of ``load()`` under ``key`` (what the artifacts are, e.g. their paths,
+    or a storage and their names when ``load`` fetches copies that are deleted afterwards)."""
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = LoadedModel.load(*key)
+            _cache[key] = load()
         return _cache[key]
 
 

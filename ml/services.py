@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
+from django.core.files.storage import Storage
 from django.utils import timezone
 
 from catalog.selectors import catalog_videos
 from ml.dataset import INPUT_FEATURES, INPUT_MUSIC, INPUT_WIDTHS, TrainingDataError
-from ml.inference import load_cached
+from ml.inference import LoadedModel, cached, load_cached
 from ml.models import ModelVersion
 from ml.selectors import active_model_version, music_coverage, segment_sequences
-from ml.training import train_composite
+from ml.training import TrainingResult, train_composite
+from mvsite.storage import (
+    artifact_storage,
+    describe,
+    local_copy,
+    local_path,
+    media_storage,
+    store_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +57,42 @@ class EncodedBatch:
     total: int
 
 
-def _media_path(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
+def load_model(version: ModelVersion) -> LoadedModel:
+    """The version's model, loaded once per process (TensorFlow is imported at this call).
+
+    Its files come from the artifacts storage (mvsite/storage.py): read in place on local disk;
+    from another storage fetched into a temporary folder for the load and deleted after it
+    (the loaded model stays in memory: a worker fetches each version once)."""
+    storage = artifact_storage()
+    names = (version.model_path, version.scaler_path, version.labels_path)
+    paths = [local_path(storage, name) for name in names]
+    if all(path is not None for path in paths):
+        return load_cached(*paths)
+    return cached((describe(storage), *names), lambda: _load_copies(storage, names))
 
 
-def _relative(path: Path | str) -> str:
-    return str(Path(path).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
+def _load_copies(storage: Storage, names: tuple[str, str, str]) -> LoadedModel:
+    with ExitStack() as stack:
+        paths = [stack.enter_context(local_copy(storage, name)) for name in names]
+        return LoadedModel.load(*paths)
 
 
-def load_model(version: ModelVersion):
-    """The version's model, loaded once per process (TensorFlow is imported at this call)."""
-    return load_cached(
-        _media_path(version.model_path),
-        _media_path(version.scaler_path),
-        _media_path(version.labels_path),
-    )
+def _store_artifacts(result: TrainingResult, folder: str) -> dict[str, str]:
+    """Put a training's files into storage under ``folder``: what workers load into the
+    artifacts storage, the plots pages show into the media storage. Returns the names."""
+    artifacts, media = artifact_storage(), media_storage()
+    where = {
+        "model_path": (artifacts, result.model_path),
+        "scaler_path": (artifacts, result.scaler_path),
+        "labels_path": (artifacts, result.labels_path),
+        "report_path": (artifacts, result.report_path),
+        "history_plot_path": (media, result.history_plot_path),
+        "confusion_plot_path": (media, result.confusion_plot_path),
+    }
+    return {
+        field: store_file(storage, f"{folder}/{Path(path).name}", Path(path))
+        for field, (storage, path) in where.items()
+    }
 
 
 def encode_batches(
@@ -158,27 +189,31 @@ def train_model(
     logger.info("training on %s (%s)", inputs, why)
     ids, sequences, labels = training_set(inputs)
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
-    out_dir = _media_path(f"{MODELS_DIR}/{stamp}")
-    result = train_composite(
-        sequences,
-        labels,
-        out_dir=out_dir,
-        epochs=epochs,
-        val_fraction=val_fraction,
-        seed=seed,
-        progress_verbose=verbose,
-        on_epoch_end=on_epoch_end,
-        inputs=inputs,
-        **overrides,
-    )
+    folder = f"{MODELS_DIR}/{stamp}"
+    # Keras writes paths: train into a temporary folder, then store the files (on local
+    # storage they land in MEDIA_ROOT/models/<stamp>/ as before).
+    with tempfile.TemporaryDirectory(prefix="mvsim-train-") as work:
+        result = train_composite(
+            sequences,
+            labels,
+            out_dir=work,
+            epochs=epochs,
+            val_fraction=val_fraction,
+            seed=seed,
+            progress_verbose=verbose,
+            on_epoch_end=on_epoch_end,
+            inputs=inputs,
+            **overrides,
+        )
+        stored = _store_artifacts(result, folder)
     version = ModelVersion.objects.create(
         name=name or f"composite {stamp}",
-        artifact_dir=_relative(out_dir),
-        model_path=_relative(result.model_path),
-        scaler_path=_relative(result.scaler_path),
-        labels_path=_relative(result.labels_path),
-        history_plot_path=_relative(result.history_plot_path),
-        confusion_plot_path=_relative(result.confusion_plot_path),
+        artifact_dir=folder,
+        model_path=stored["model_path"],
+        scaler_path=stored["scaler_path"],
+        labels_path=stored["labels_path"],
+        history_plot_path=stored["history_plot_path"],
+        confusion_plot_path=stored["confusion_plot_path"],
         genres=result.labels,
         metrics={
             **result.metrics,
