@@ -4,12 +4,15 @@ answered at once with the matches, catalog videos and ready uploads can be seeds
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import Video, VideoStatus
 from search import seeds
+from search.api_seeds import SeedSearchResultSerializer, seed_results_body
 from search.models import CODE_DIM, Search
 from tests.factories import VideoFactory, VideoVectorFactory
 
@@ -188,3 +191,31 @@ def test_seed_submissions_share_the_search_budget(client, planted, settings, red
         assert "Too many searches" in refused.json()["detail"]
     refused = _post(client, URLS[0], {"url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ"})
     assert refused.status_code == 429
+
+
+def test_the_answer_is_what_the_documented_serializer_makes(client, planted):
+    """The view builds its body without the nested serializers (speed): it must stay what the
+    schema's SeedSearchResult says."""
+    a, b = planted["A"], planted["B"]
+    found = seeds.more_like_these(
+        a[:2], [b[0]], representation="code", metric="cosine", k=5, method=seeds.CENTROID
+    )
+    documented = SeedSearchResultSerializer(
+        {
+            "seeds": found.seeds,
+            "exclude": found.exclude,
+            "representation": found.representation,
+            "metric": found.metric,
+            "k": found.k,
+            "method": found.method,
+            "matches": found.matches,
+        }
+    ).data
+    assert len(documented["matches"]) == 3  # the rest of A: B is nearer the excluded video
+    assert json.loads(json.dumps(seed_results_body(found))) == json.loads(json.dumps(documented))
+    response = _post(
+        client,
+        URLS[0],
+        {"seeds": a[:2], "exclude": [b[0]], "representation": "code", "k": 5, "method": "centroid"},
+    )
+    assert response.json() == json.loads(json.dumps(documented))
