@@ -9,12 +9,15 @@ from django.views.decorators.http import require_GET
 from catalog.models import Video
 from evaluation import presenters, selectors
 from evaluation.metrics import report_csv
-from evaluation.models import EvaluationRun, WorkStatus
+from evaluation.models import CatalogMap, EvaluationRun, WorkStatus
+from features import thumbnails
+from search import presenters as search_presenters
 from search.choices import Metric, Representation
 from search.models import SearchSettings
 
 HISTORY_RUNS = 30
 FIND_MAX_CHARS = 100
+_ID_MARK = 9_876_543_210  # stands for the video id in the poster URL pattern
 
 
 def _run_or_error(value: str, errors: list[str], what: str) -> EvaluationRun | None:
@@ -123,6 +126,33 @@ def run_json(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def poster_url_pattern() -> str:
+    """The URL of any video's poster with ``{id}`` for its id: the map's hover card derives a
+    point's poster from it on demand, so the 3,000-point page carries one URL, not 3,000 (a
+    video without a poster gets the card's genre-coloured placeholder when it fails to load)."""
+    url = search_presenters.thumbnail_url(thumbnails.poster_name(_ID_MARK))
+    return url.replace(str(_ID_MARK), "{id}")
+
+
+def _selection_card(catalog_map: CatalogMap, video: Video, located: dict) -> dict:
+    """What the card of the video picked with ``?video=`` shows besides its label: its poster
+    URL ('' without one) and its curated genre's colour on the map (for the placeholder)."""
+    genres = catalog_map.display.get("genres", [])
+    genre_name = video.genre.name if video.genre_id else None
+    colour = (
+        presenters.PALETTE[genres.index(genre_name) % len(presenters.PALETTE)]
+        if genre_name in genres
+        else presenters.NO_GENRE_COLOUR
+    )
+    title = video.title or f"Video {video.pk}"
+    return {
+        **located,
+        "poster": search_presenters.poster_url(video),
+        "colour": colour,
+        "title": title,
+    }
+
+
 @require_GET
 def map_page(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
@@ -163,6 +193,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
                     )
                 else:
                     highlights.append(located)
+                    located = _selection_card(catalog_map, video, located)
     display = catalog_map.display if catalog_map else {}
     context = {
         "errors": errors,
@@ -176,5 +207,6 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "find": find,
         "found": found,
         "located": located,
+        "poster_pattern": poster_url_pattern(),
     }
     return render(request, "evaluation/map.html", context, status=400 if errors else 200)
