@@ -104,7 +104,15 @@ class Video(models.Model):
                 name="video_unique_content_sha256",
             ),
         ]
-        indexes = [models.Index(fields=["is_query", "status"])]
+        indexes = [
+            models.Index(fields=["is_query", "status"]),
+            # The explore page's order: a page at any offset without sorting the catalog.
+            models.Index(
+                fields=["artist", "title", "id"],
+                condition=Q(is_query=False),
+                name="catalog_video_order",
+            ),
+        ]
 
     def __str__(self) -> str:
         label = " - ".join(part for part in (self.artist, self.title) if part)

@@ -315,7 +315,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     def similar(self, request: Request, pk=None) -> HttpResponse:
         # A cached answer needs no database work at all (search.result_cache); a deleted or
         # changed video moves the epoch, so this cannot answer for a video that is gone.
-        entry = None
+        entry, epoch = None, None
         if result_cache.enabled():
             epoch = result_cache.current_epoch()
             if epoch is not None:
@@ -325,7 +325,7 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
                     return _json_answer(request, body, cache="hit")
         data = self._similar(request, pk)
         body = JSONRenderer().render(data)
-        if entry is not None:
+        if entry is not None and result_cache.settled(epoch):
             result_cache.put(entry, body)
         return _json_answer(request, body, cache="miss" if entry else "off", data=data)
 

@@ -12,6 +12,9 @@ under the new epoch. Writes that bypass model signals (``bulk_create``/``update`
 ``bump_on_commit`` themselves (search.materialize, search.services); anything missed is bounded
 by the entries' lifetime (``SEARCH_RESULT_CACHE_SECONDS``, 0 turns the cache off).
 
+``remember`` keeps other reads that only change with the epoch the same way (the catalog
+counts every page shows).
+
 The cache is an optimisation, never a dependency: when Redis does not answer, searches run
 uncached and writes still commit.
 """
@@ -22,15 +25,30 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from redis.exceptions import RedisError
+
+from mvsite.db_routers import replica_configured
 
 logger = logging.getLogger(__name__)
 
-EPOCH_KEY = "search:result-epoch"
+T = TypeVar("T")
+
+
+def _namespace() -> str:
+    # Per database: several catalogs (development, benchmarks, tests) may share one Redis, and
+    # a write to one must neither invalidate nor be answered from another's entries.
+    return f"search:{connections['default'].settings_dict['NAME']}"
+
+
+def epoch_key() -> str:
+    return f"{_namespace()}:result-epoch"
+
+
 _KEY_VERSION = 1  # bump when the cached answer's shape changes
 
 # Process-local copies of what searches read on every request (the search settings, the
@@ -58,12 +76,12 @@ def enabled() -> bool:
 def current_epoch() -> int | None:
     """The epoch now (created on first use), or None when Redis does not answer."""
     try:
-        value = cache.get(EPOCH_KEY)
+        value = cache.get(epoch_key())
         if value is None:
             # A time-based start, not 0: after Redis lost the key, answers stored under an
             # older epoch can never match again.
-            cache.add(EPOCH_KEY, time.time_ns(), timeout=None)
-            value = cache.get(EPOCH_KEY)
+            cache.add(epoch_key(), time.time_ns(), timeout=None)
+            value = cache.get(epoch_key())
     except (RedisError, OSError) as exc:
         logger.warning("result cache unavailable (epoch): %s", exc)
         return None
@@ -79,7 +97,7 @@ def current_epoch() -> int | None:
 def bump() -> None:
     """Make every cached answer stale now."""
     try:
-        cache.set(EPOCH_KEY, time.time_ns(), timeout=None)
+        cache.set(epoch_key(), time.time_ns(), timeout=None)
     except (RedisError, OSError) as exc:
         # The entries' lifetime bounds how long an answer can stay stale.
         logger.warning("result cache epoch not moved: %s", exc)
@@ -90,14 +108,23 @@ def bump_on_commit() -> None:
     transaction.on_commit(bump)
 
 
+def settled(epoch: int) -> bool:
+    """Whether an answer computed now may be stored under ``epoch``. With a read replica the
+    write that moved the epoch may not have reached it yet: nothing is stored until
+    REPLICA_LAG_SECONDS after the move (the epoch is the time it moved)."""
+    if not replica_configured():
+        return True
+    return time.time_ns() - epoch >= settings.REPLICA_LAG_SECONDS * 1e9
+
+
 def key(epoch: int, video_id: str, params: Iterable[tuple[str, str]]) -> str:
     """The entry for one video and one canonical parameter list (order-independent)."""
     canonical = "&".join(f"{name}={value}" for name, value in sorted(params))
     digest = hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
-    return f"search:similar:{_KEY_VERSION}:{epoch}:{video_id}:{digest}"
+    return f"{_namespace()}:similar:{_KEY_VERSION}:{epoch}:{video_id}:{digest}"
 
 
-def get(entry: str) -> bytes | None:
+def get(entry: str) -> Any:
     try:
         return cache.get(entry)
     except (RedisError, OSError) as exc:
@@ -105,8 +132,23 @@ def get(entry: str) -> bytes | None:
         return None
 
 
-def put(entry: str, body: bytes) -> None:
+def put(entry: str, value: Any) -> None:
     try:
-        cache.set(entry, body, timeout=settings.SEARCH_RESULT_CACHE_SECONDS)
+        cache.set(entry, value, timeout=settings.SEARCH_RESULT_CACHE_SECONDS)
     except (RedisError, OSError) as exc:
         logger.warning("result cache unavailable (set): %s", exc)
+
+
+def remember(name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in Redis until the epoch moves (or the entries' lifetime ends);
+    computed every time when the cache is off or Redis does not answer."""
+    epoch = current_epoch() if enabled() else None
+    if epoch is None:
+        return compute()
+    entry = f"{_namespace()}:memo:{_KEY_VERSION}:{epoch}:{name}"
+    value = get(entry)
+    if value is None:
+        value = compute()
+        if settled(epoch):
+            put(entry, value)
+    return value

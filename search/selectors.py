@@ -15,6 +15,7 @@ from catalog.selectors import catalog_videos, in_catalog
 from features.models import Segment, VideoFeatures
 from ml.models import ModelVersion
 from mvsite.db_routers import search_alias, search_reads
+from search import result_cache
 from search.choices import POOLS, Pool, Representation
 from search.explain import explain, explain_many
 from search.forms import SearchParams
@@ -50,8 +51,28 @@ SEGMENT_PAIRS_SHOWN = 3
 EXPLORE_PAGE_SIZE = 24
 
 
+@dataclass(frozen=True)
+class CatalogCounts:
+    total: int
+    by_genre: dict[int, int]  # curated genre id -> catalog videos
+
+
+def catalog_counts() -> CatalogCounts:
+    """Catalog videos in all and per curated genre, from one GROUP BY that is kept until the
+    catalog changes (search.result_cache): pages show them on every view, and counting 100k
+    rows each time was most of the explore page's cost (docs/benchmarks.md)."""
+    return result_cache.remember("catalog-counts", _count_catalog)
+
+
+def _count_catalog() -> CatalogCounts:
+    videos = catalog_videos().using(search_alias()).order_by()
+    rows = list(videos.values_list("genre_id").annotate(n=Count("id")))
+    by_genre = {genre_id: n for genre_id, n in rows if genre_id is not None}
+    return CatalogCounts(total=sum(n for _, n in rows), by_genre=by_genre)
+
+
 def catalog_count() -> int:
-    return catalog_videos().count()
+    return catalog_counts().total
 
 
 def recent_searches(limit: int = 8) -> list[Search]:
@@ -61,9 +82,19 @@ def recent_searches(limit: int = 8) -> list[Search]:
 
 
 def genres_with_counts() -> QuerySet[Genre]:
+    """Every genre with ``catalog_count`` annotated (the API's genre list and detail)."""
     return Genre.objects.annotate(
         catalog_count=Count("videos", filter=in_catalog("videos"))
     ).order_by("name")
+
+
+def genres_counted() -> list[Genre]:
+    """Every genre by name with ``catalog_count`` set from the kept catalog counts (pages)."""
+    counts = catalog_counts().by_genre
+    genres = list(Genre.objects.order_by("name"))
+    for genre in genres:
+        genre.catalog_count = counts.get(genre.pk, 0)
+    return genres
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -323,10 +354,15 @@ def explore(genre: Genre | None, page_number) -> Page:
         .select_related("genre", "predicted_genre")
         .prefetch_related(_POSTERS)
     )
+    counts = catalog_counts()
     if genre is not None:
         videos = videos.filter(genre=genre)
+    # The catalog_video_order index serves this order (and its OFFSET) without a sort.
     videos = videos.order_by("artist", "title", "id")
-    return Paginator(videos, EXPLORE_PAGE_SIZE).get_page(page_number)
+    paginator = Paginator(videos, EXPLORE_PAGE_SIZE)
+    # Known from the kept counts: no COUNT(*) over the catalog per page view.
+    paginator.count = counts.by_genre.get(genre.pk, 0) if genre is not None else counts.total
+    return paginator.get_page(page_number)
 
 
 def genre_by_slug_or_id(value: str) -> Genre | None:

@@ -27,13 +27,19 @@ SEARCHED_MODELS = (
 
 
 def _written(sender, instance, **kwargs) -> None:
-    result_cache.forget_local()  # this process's copies at once (harmless if rolled back)
     result_cache.bump_on_commit()
+
+
+def _stats_written(sender, instance, **kwargs) -> None:
+    # This process's copy at once, even before commit (dropping a copy is always harmless);
+    # SearchSettings.save() does the same for the settings.
+    materialize.forget_cached_generation()
 
 
 def connect() -> None:
     result_cache.when_stale(SearchSettings.forget_cached)
     result_cache.when_stale(materialize.forget_cached_generation)
+    post_save.connect(_stats_written, sender=FeatureStats, dispatch_uid="forget-generation")
     for model in SEARCHED_MODELS:
         post_save.connect(_written, sender=model, dispatch_uid=f"result-cache-{model.__name__}")
         post_delete.connect(

@@ -187,7 +187,7 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
         "representations": Representation.choices,
         "metrics": Metric.choices,
         "player": presenters.player(video),
-        "genres": selectors.genres_with_counts(),
+        "genres": selectors.genres_counted(),
         "genre": genre,
         "tag_vocabulary": selectors.tag_vocabulary(),
         "tag_min": TAG_FILTER_MIN,
@@ -274,7 +274,7 @@ def explore(request: HttpRequest) -> HttpResponse:
         request,
         "search/explore.html",
         {
-            "genres": selectors.genres_with_counts(),
+            "genres": selectors.genres_counted(),
             "genre": genre,
             "page": page,
             "error": error,

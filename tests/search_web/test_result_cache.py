@@ -3,9 +3,12 @@ and searching on without Redis."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from django.core.cache import cache
+from django.db import connections
 
 from catalog.models import Genre
 from search import materialize, result_cache
@@ -153,6 +156,35 @@ def test_a_moved_epoch_drops_this_process_copies():
     assert SearchSettings._cached is not None and materialize._cached_generation is not None
     result_cache.current_epoch()  # unchanged: the copies stay
     assert SearchSettings._cached is not None
-    cache.set(result_cache.EPOCH_KEY, 42, timeout=None)  # another process wrote something
+    cache.set(result_cache.epoch_key(), 42, timeout=None)  # another process wrote something
     assert result_cache.current_epoch() == 42
     assert SearchSettings._cached is None and materialize._cached_generation is None
+
+
+def test_each_database_has_its_own_epoch():
+    ours, before = result_cache.epoch_key(), result_cache.current_epoch()
+    name = connections["default"].settings_dict["NAME"]
+    assert name in ours
+    try:
+        connections["default"].settings_dict["NAME"] = "another_catalog"
+        theirs = result_cache.epoch_key()
+        result_cache.bump()  # a write to the other catalog
+    finally:
+        connections["default"].settings_dict["NAME"] = name
+    assert theirs != ours
+    assert result_cache.current_epoch() == before  # ours did not move
+    result_cache.bump()
+    assert result_cache.current_epoch() != before  # and this test can tell
+
+
+def test_with_a_replica_nothing_is_stored_until_it_caught_up(client, monkeypatch, settings):
+    query, _ = _catalog()
+    monkeypatch.setattr(result_cache, "replica_configured", lambda: True)
+    settings.REPLICA_LAG_SECONDS = 30
+    result_cache.bump()  # a write just now: the replica may not have it yet
+    assert not result_cache.settled(result_cache.current_epoch())
+    _similar(client, query)
+    assert _similar(client, query)["X-Result-Cache"] == "miss"  # computed, not stored
+    cache.set(result_cache.epoch_key(), time.time_ns() - 31 * 10**9, timeout=None)
+    _similar(client, query)
+    assert _similar(client, query)["X-Result-Cache"] == "hit"
