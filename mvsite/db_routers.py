@@ -11,20 +11,32 @@ A replica is a little behind the primary (replication lag): a video that changed
 ready) less than ``REPLICA_LAG_SECONDS`` ago is searched on the primary, so a user's own
 upload is never "not found" on its results page. Other videos that became ready moments ago
 may be missing from results read on the replica until it catches up (docs/architecture.md).
+A replica that cannot be reached is left alone for ``REPLICA_RETRY_SECONDS``: searches read
+the primary meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import timezone
 
+logger = logging.getLogger(__name__)
+
 REPLICA = "replica"
+# After a failed connection to the replica, searches read the primary this long before the
+# replica is tried again (each try may wait for the connect timeout).
+REPLICA_RETRY_SECONDS = 30.0
+_replica_down_until = 0.0  # time.monotonic(); per process
+_replica_lock = threading.Lock()
 
 # The alias the reads of the current search use; None outside a search.
 _search_alias: ContextVar[str | None] = ContextVar("mvsim_search_alias", default=None)
@@ -35,15 +47,44 @@ def replica_configured() -> bool:
 
 
 def search_alias(changed_at: datetime | None = None) -> str:
-    """The database a search reads: the replica when one is configured, unless what it
-    searches for changed (``changed_at``) less than REPLICA_LAG_SECONDS ago."""
+    """The database a search reads: the replica when one is configured and reachable, unless
+    what it searches for changed (``changed_at``) less than REPLICA_LAG_SECONDS ago."""
     if not replica_configured():
         return DEFAULT_DB_ALIAS
     if changed_at is not None:
         recent = timezone.now() - timedelta(seconds=settings.REPLICA_LAG_SECONDS)
         if changed_at > recent:
             return DEFAULT_DB_ALIAS
-    return REPLICA
+    return REPLICA if replica_reachable() else DEFAULT_DB_ALIAS
+
+
+def replica_reachable() -> bool:
+    """Whether the replica connection is open or can be opened now. A persistent connection
+    that is open costs nothing here (Django's health check at each request's start closes a
+    broken one, so it is opened again here); a failure is remembered for
+    REPLICA_RETRY_SECONDS, so only one search in that time waits for the connect timeout."""
+    global _replica_down_until
+    if time.monotonic() < _replica_down_until:
+        return False
+    try:
+        connections[REPLICA].ensure_connection()
+    except DatabaseError as exc:
+        with _replica_lock:
+            _replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+        logger.warning(
+            "database replica unreachable (%s); searches read the primary for %.0f s",
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            REPLICA_RETRY_SECONDS,
+        )
+        return False
+    return True
+
+
+def forget_replica_failure() -> None:
+    """Try the replica again at the next search (tests)."""
+    global _replica_down_until
+    with _replica_lock:
+        _replica_down_until = 0.0
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -20,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import Video
-from mvsite import env
+from mvsite import db_routers, env
 from mvsite.db_routers import REPLICA, search_alias, search_reads
 from search import selectors
 from search.forms import SearchParams
@@ -91,13 +92,25 @@ def test_search_reads_go_to_the_replica_and_nothing_else_does(replica_alias):
         CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as on_default,
     ):
         result = selectors.similar(videos[0], PARAMS)
-        page = selectors.explore(None, 1)
-        listed = list(page.object_list)
-    assert [r.video.pk for r in result.catalog] and len(listed) == 4
+    assert [r.video.pk for r in result.catalog]
     assert _knn(on_replica), "the k-NN statement ran on the replica"
     assert not on_default.captured_queries, [q["sql"] for q in on_default.captured_queries]
     assert {r.video._state.db for r in result.catalog} == {REPLICA}
-    assert {v._state.db for v in listed} == {REPLICA}
+
+    # Explore's page of videos (read lazily, when the template iterates it).
+    with (
+        CaptureQueriesContext(connections[REPLICA]) as on_replica,
+        CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as on_default,
+    ):
+        listed = list(selectors.explore(None, 1).object_list)
+    assert len(listed) == 4 and {v._state.db for v in listed} == {REPLICA}
+
+    def listing(queries: CaptureQueriesContext) -> list[str]:
+        return [
+            q["sql"] for q in queries.captured_queries if 'ORDER BY "catalog_video"' in q["sql"]
+        ]
+
+    assert listing(on_replica) and not listing(on_default)
 
     # Outside a search everything reads default; writes go to default even inside one.
     with CaptureQueriesContext(connections[REPLICA]) as on_replica:
@@ -124,6 +137,38 @@ def test_a_video_that_just_changed_is_searched_on_the_primary(replica_alias, set
     with CaptureQueriesContext(connections[REPLICA]) as on_replica:
         selectors.similar(fresh, PARAMS)
     assert _knn(on_replica)
+
+
+@pytest.fixture
+def unreachable_replica(replica_alias):
+    """The replica alias pointed at a closed port on 127.0.0.1 for one test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    good = connections.settings[REPLICA]
+    connections[REPLICA].close()
+    del connections[REPLICA]
+    connections.settings[REPLICA] = {**good, "HOST": "127.0.0.1", "PORT": str(port)}
+    db_routers.forget_replica_failure()
+    yield
+    connections[REPLICA].close()
+    del connections[REPLICA]
+    connections.settings[REPLICA] = good
+    db_routers.forget_replica_failure()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
+def test_an_unreachable_replica_sends_searches_to_the_primary(unreachable_replica, caplog):
+    videos = _catalog(3)
+    with CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as on_default:
+        result = selectors.similar(videos[0], PARAMS)
+    assert len(result.catalog) == 2 and _knn(on_default)
+    assert "database replica unreachable" in caplog.text
+    # Remembered: the next search does not try (and wait for) the replica again.
+    caplog.clear()
+    assert search_alias() == DEFAULT_DB_ALIAS and not caplog.text
+    db_routers.forget_replica_failure()
+    assert search_alias() == DEFAULT_DB_ALIAS and "unreachable" in caplog.text
 
 
 def test_migrations_run_on_default_only():
