@@ -92,6 +92,14 @@ _CONV_SHAPES: dict[str, tuple[int, ...]] = {
 }
 _DENSE_SHAPES: dict[str, tuple[int, int]] = {"dense": (1506, 200), "dense_1": (200, 50)}
 _BN_SIZES: tuple[int, ...] = (1, 204, 204, 51, 51, 51, 64, 64, 64, 1506, 200)
+# Front-end convolution -> index of the batch norm that follows it.
+_FRONT_BN: dict[str, int] = {
+    "conv2d": 1,
+    "conv2d_1": 2,
+    "conv2d_2": 3,
+    "conv2d_3": 4,
+    "conv2d_4": 5,
+}
 
 
 def _bn_name(i: int) -> str:
@@ -240,12 +248,13 @@ def _hann() -> np.ndarray:
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)
 
 
-def log_mel(audio: np.ndarray) -> np.ndarray:
+def log_mel(audio: np.ndarray, max_frames: int | None = None) -> np.ndarray:
     """(n_frames, 96) float32 ``log10(10000 mel + 1)`` of mono 16 kHz ``audio`` (at least 257
-    samples), with ``n_frames = 1 + len(audio) // 256`` (librosa's centred frames)."""
+    samples), with ``n_frames = 1 + len(audio) // 256`` (librosa's centred frames), or only the
+    first ``max_frames`` of them (the same values: every frame is computed on its own)."""
     y = np.asarray(audio, dtype=np.float32)
     padded = np.pad(y, N_FFT // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP][:max_frames]
     # librosa multiplies by its float64 window and transforms in float64, then stores complex64.
     spectrum = np.fft.rfft(frames * _hann(), axis=-1).astype(np.complex64)
     power = np.square(np.abs(spectrum))
@@ -275,16 +284,29 @@ def _build_forward(weights: dict[str, np.ndarray]) -> Callable:
     def const(name: str) -> tf.Tensor:
         return tf.constant(weights[name])
 
+    def bn_scale(i: int) -> np.ndarray:
+        name = _bn_name(i)
+        return weights[f"{name}/gamma"] / np.sqrt(weights[f"{name}/moving_variance"] + BN_EPSILON)
+
     def bn_params(i: int) -> tuple[tf.Tensor, tf.Tensor]:
         # Inference-mode batch norm folded to y = x * scale + shift.
         name = _bn_name(i)
-        scale = weights[f"{name}/gamma"] / np.sqrt(weights[f"{name}/moving_variance"] + BN_EPSILON)
+        scale = bn_scale(i)
         shift = weights[f"{name}/beta"] - weights[f"{name}/moving_mean"] * scale
         return tf.constant(scale.astype(np.float32)), tf.constant(shift.astype(np.float32))
 
     bn = [bn_params(i) for i in range(len(_BN_SIZES))]
     kernels = {name: const(f"{name}/kernel") for name in _CONV_SHAPES}
     biases = {name: const(f"{name}/bias") for name in {**_CONV_SHAPES, **_DENSE_SHAPES}}
+    # Front-end blocks take the max over frequency *before* ReLU and batch norm (see
+    # freq_block). A channel whose batch-norm scale is negative needs the minimum instead, so
+    # its filter and bias are negated: conv(x, -w) - b == -(conv(x, w) + b) exactly.
+    signs: dict[str, tf.Tensor] = {}
+    for name, i_bn in _FRONT_BN.items():
+        sign = np.where(bn_scale(i_bn).astype(np.float32) < 0, np.float32(-1), np.float32(1))
+        kernels[name] = tf.constant(weights[f"{name}/kernel"] * sign)
+        biases[name] = tf.constant(weights[f"{name}/bias"] * sign)
+        signs[name] = tf.constant(sign)
     # The mid-end 2-D convolutions span the whole feature axis: they are 1-D convolutions in time.
     for name in ("conv2d_5", "conv2d_6", "conv2d_7"):
         kernels[name] = tf.squeeze(kernels[name], axis=2)
@@ -297,9 +319,19 @@ def _build_forward(weights: dict[str, np.ndarray]) -> Callable:
         return x * scale + shift
 
     def freq_block(x: tf.Tensor, conv: str, padding: str, i_bn: int) -> tf.Tensor:
-        """conv2d -> ReLU -> BN -> max over the frequency axis: (B, 187, filters)."""
-        y = tf.nn.relu(tf.nn.conv2d(x, kernels[conv], 1, padding) + biases[conv])
-        return tf.reduce_max(affine(y, i_bn), axis=2)
+        """conv2d -> ReLU -> BN -> max over the frequency axis: (B, 187, filters).
+
+        Computed as max -> ReLU -> BN, bit for bit the same: ReLU and x * scale + shift are
+        monotone in float32 (non-decreasing for scale > 0, non-increasing for scale < 0, whose
+        channels come out of the negated convolution as -min, see ``signs``), so the max can go
+        first. Why: the ReLU and batch norm then run on (B, 187, filters) instead of
+        (B, 187, frequencies, filters) -- the full-size element-wise passes were ~15 % of the
+        forward pass. The max is a max-pool over the whole frequency axis (oneDNN, vectorised
+        over filters), ~2x faster than reduce_max here.
+        """
+        y = tf.nn.conv2d(x, kernels[conv], 1, padding) + biases[conv]
+        y = tf.nn.max_pool2d(y, [1, y.shape[2]], 1, "VALID")[:, :, 0, :]
+        return affine(tf.nn.relu(y * signs[conv]), i_bn)
 
     def mid_block(x: tf.Tensor, conv: str, i_bn: int) -> tf.Tensor:
         padded = tf.pad(x, [[0, 0], [3, 3], [0, 0]])
@@ -366,9 +398,10 @@ class MusicnnModel:
         y = _check_audio(audio)
         if y.size < PATCH_SAMPLES:
             y = np.pad(y, (0, PATCH_SAMPLES - y.size))
-        mel = log_mel(y)
-        n = mel.shape[0] // PATCH_FRAMES
-        return mel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)
+        n = (1 + y.size // HOP) // PATCH_FRAMES
+        # Only the frames of complete patches: a 10 s segment's last second is never used.
+        mel = log_mel(y, max_frames=n * PATCH_FRAMES)
+        return mel.reshape(n, PATCH_FRAMES, N_MELS)
 
     def embed_patches(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, 200), tags (n, 50)) float32 for log-mel ``patches`` (n, 187, 96)."""

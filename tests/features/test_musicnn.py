@@ -208,6 +208,15 @@ def test_no_inf_or_nan(models: dict[str, MusicnnModel], signal) -> None:
         _assert_finite(seg.embeddings, seg.tags)
 
 
+@pytest.mark.parametrize("n", [48000, 48256, 160000, 160001, 143616])
+def test_patches_compute_only_the_frames_they_keep(n: int) -> None:
+    y = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.3
+    full = musicnn.log_mel(y)
+    k = full.shape[0] // PATCH_FRAMES * PATCH_FRAMES
+    np.testing.assert_array_equal(musicnn.log_mel(y, max_frames=k), full[:k])
+    np.testing.assert_array_equal(MusicnnModel.patches(y).reshape(-1, N_MELS), full[:k])
+
+
 def test_silence_log_mel_is_zero() -> None:
     np.testing.assert_array_equal(MusicnnModel.patches(np.zeros(3 * SAMPLE_RATE)), 0.0)
 
