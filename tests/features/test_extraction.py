@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import resample_poly
 
 from features.definitions import AUDIO_FEATURE_NAMES
 from features.extraction import (
     SegmentFeatures,
     aggregate,
     extract_file,
+    music_input,
     planned_segments,
 )
 
@@ -122,3 +124,11 @@ def test_invalid_arguments(media) -> None:
         extract_file(media("tone3"), segment_seconds=0)
     with pytest.raises(ValueError):
         extract_file(media("tone3"), min_last_segment=20)
+
+
+@pytest.mark.parametrize("n", [7, 2205, 220500, 220499])
+def test_music_input_equals_plain_resample_poly(n: int) -> None:
+    """The cached resampling filter is the one resample_poly designs itself: same bits."""
+    samples = np.random.default_rng(n).integers(-30000, 30000, n).astype(np.int16)
+    expected = resample_poly(samples / 32768.0, 320, 441).astype(np.float32)
+    np.testing.assert_array_equal(music_input(samples), expected)
