@@ -76,10 +76,13 @@ def parse_youtube_url(
     if not url.isascii():
         raise UnsafeUrl("That link contains non-ASCII characters; paste the link as copied.")
 
-    parts = urlsplit(url)
-    if not parts.scheme and not url.startswith("/"):
-        # "youtube.com/watch?v=..." as people often paste it: the host checks below still apply.
-        parts = urlsplit("https://" + url)
+    try:
+        parts = urlsplit(url)
+        if not parts.scheme and not url.startswith("/"):
+            # "youtube.com/watch?v=..." as people paste it: the host checks below still apply.
+            parts = urlsplit("https://" + url)
+    except ValueError as exc:  # e.g. an unbalanced "[" or "]" ("Invalid IPv6 URL")
+        raise UnsafeUrl("That is not a valid link.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         if not scheme:

@@ -96,6 +96,10 @@ def test_accepted_forms_become_canonical(url):
         ("https://www.youtube.com/watch?v=dQw4w9WgX%3C", "not valid"),
         ("https://youtu.be/dQw4w9WgX.Q", "not valid"),
         (f"https://www.youtube-nocookie.com/watch?v={VID}", "No video id"),
+        # Not parseable at all (urlsplit raises on unbalanced IPv6 brackets).
+        ("]", "not a valid link"),
+        ("http://[", "not a valid link"),
+        ("https://[::1/watch?v=" + VID, "not a valid link"),
         # Sizes and emptiness.
         ("https://www.youtube.com/watch?v=" + VID + "&x=" + "a" * 3000, "too long"),
         ("", "paste a YouTube link"),

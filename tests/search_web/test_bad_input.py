@@ -28,6 +28,7 @@ BAD_URLS = [
     ("https://www.youtube.com/watch?v=short", "not valid"),
     ("https://www.youtube.com/feed/trending", "No video id"),
     ("javascript:alert(1)", "not javascript: links"),
+    ("]", "not a valid link"),  # found by schemathesis: was a 500
 ]
 
 
