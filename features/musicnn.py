@@ -386,9 +386,12 @@ class MusicnnModel:
         return cls(name, read_checkpoint(folder))
 
     def warm_up(self) -> None:
-        """Run one silent patch through the network, so the first real call does not pay for
-        tracing the graph."""
-        self.embed_patches(np.zeros((1, PATCH_FRAMES, N_MELS), np.float32))
+        """Run silent batches of 1, 2 and 3 patches (a short segment, a 5-9 s tail, a full 10 s
+        segment) through the network, so the first real calls pay neither for tracing the graph
+        nor for oneDNN generating the kernels of each batch shape (~0.1 s for the first batch
+        of 3 otherwise; the kernels are cached per process)."""
+        for n in (1, 2, 3):
+            self.embed_patches(np.zeros((n, PATCH_FRAMES, N_MELS), np.float32))
 
     @staticmethod
     def patches(audio: np.ndarray) -> np.ndarray:

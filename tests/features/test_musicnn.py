@@ -287,6 +287,22 @@ def test_batching_does_not_change_results(
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_warm_up_runs_every_segment_batch_shape(
+    msd: MusicnnModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int, ...]] = []
+    real = msd.embed_patches
+
+    def spy(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(patches.shape)
+        return real(patches)
+
+    monkeypatch.setattr(msd, "embed_patches", spy)
+    msd.warm_up()
+    # a short segment, a 5-9 s tail and a full 10 s segment: each batch shape gets its kernels
+    assert seen == [(n, PATCH_FRAMES, N_MELS) for n in (1, 2, 3)]
+
+
 # --------------------------------------------------------------------------- segments
 
 
