@@ -12,9 +12,11 @@ share of its wall time, and on vs off in the same run.
 Clips are generated once with ffmpeg (lavfi testsrc2 + sine, 640x360, 25 fps, H.264 + AAC)
 and cached in bench/out/ (gitignored). Every measurement runs in a fresh child process pinned
 to one CPU (sched_setaffinity, inherited by its ffmpeg children) with one thread for
-OpenCV/BLAS, after a warm-up on a 2 s clip (a worker process imports once and extracts many
-files). CPU seconds (the child's own plus its ffmpeg children's) are reported next to wall
-time because the host may be shared: CPU time is what load from other processes inflates least.
+OpenCV/BLAS, after a warm-up on a 12 s clip (a worker process imports once and extracts many
+files; 12 s so that a full 10 s segment has been through every step, e.g. MusiCNN's batch of 3
+patches, whose oneDNN kernels are generated on first use). CPU seconds (the child's own plus
+its ffmpeg children's) are reported next to wall time because the host may be shared: CPU time
+is what load from other processes inflates least.
 
 ``--against REV`` exports the tree of git revision REV (``git archive``) into bench/out/ and runs
 every measurement of ours a second time with that code (the child's PYTHONPATH points at the
@@ -393,7 +395,7 @@ def main() -> None:
         return
 
     repeat = args.repeat or (1 if args.quick else 3)
-    warm = make_clip(2, "160x90")
+    warm = make_clip(12, "160x90")
     clips = [("180 s", make_clip(180))]
     if not args.quick:
         clips.append(("10 min", make_clip(600)))
