@@ -128,3 +128,37 @@ def test_five_seeds_are_one_knn_statement_on_the_hnsw_index(catalog):
         cursor.execute("EXPLAIN " + statement, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Scan using vv_code_cos_hnsw" in plan, plan
+
+
+def test_a_short_single_pass_is_run_again_with_iterative_scans():
+    """A seed whose nearest neighbours are mostly unready: one pass over the graph (ef_search
+    20) holds too few ready videos for the LIMIT, so the statement runs again with relaxed
+    iterative scans, and the lists are still what one search per seed returned."""
+    rng = np.random.default_rng(4)
+    centre = rng.normal(0, 1, CODE_DIM)
+    seed = VideoFactory()
+    VideoVectorFactory(video=seed, code=centre.astype(np.float32))
+    for _ in range(15):
+        video = VideoFactory(status=VideoStatus.EXTRACTING)
+        VideoVectorFactory(video=video, code=(centre + rng.normal(0, 0.01, CODE_DIM)))
+    for _ in range(30):
+        video = VideoFactory()
+        VideoVectorFactory(video=video, code=(centre + rng.normal(0, 0.6, CODE_DIM)))
+    with connection.cursor() as cursor:
+        # A table this small is otherwise sorted exactly, without the index (and its passes).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    with statements_sent() as sent:
+        got = seeds.seed_lists([seed.pk], "code", "cosine", 10, 20)
+    assert len([sql for sql, _ in sent if "LATERAL" in sql]) == 2
+    iterative = [params["iterative"] for sql, params in sent if "hnsw.iterative_scan" in sql]
+    assert iterative == ["off", "relaxed_order"]
+    assert got == _reference_lists([seed.pk], "code", "cosine", 10, 20)
+    assert len(got[0]) == 10
+
+
+def test_a_full_single_pass_is_the_answer(catalog):
+    with statements_sent() as sent:
+        got = seeds.seed_lists(catalog[:5], "code", "cosine", 12, 100)
+    iterative = [params["iterative"] for sql, params in sent if "hnsw.iterative_scan" in sql]
+    assert iterative == ["off"]
+    assert got == _reference_lists(catalog[:5], "code", "cosine", 12, 100)
