@@ -9,7 +9,13 @@ count against the client's search-submission budget (search.throttling). Errors 
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -199,6 +205,15 @@ class SeedSearchView(APIView):
             "version of the API. " + SEED_SEARCH_DESCRIPTION + " Rate-limited with the other "
             "search submissions (429 with `Retry-After`)."
         ),
+        parameters=[
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                location=OpenApiParameter.HEADER,
+                response=[429],
+                description="Seconds to wait before submitting again.",
+            ),
+        ],
         request=SeedSearchRequestSerializer,
         responses={
             200: SeedSearchResultSerializer,
