@@ -42,6 +42,7 @@ os.environ.setdefault("MVSIM_BENCH_DB", "mvsim_bench_load")
 import numpy as np  # noqa: E402
 
 from bench import search as loaders  # noqa: E402  (sets Django up on the bench database)
+from bench.extract import make_clip  # noqa: E402
 
 MAX_REQUESTS_PER_ROW = 200_000
 
@@ -93,6 +94,8 @@ def start_gunicorn(port: int, workers: int, log_file: Path) -> subprocess.Popen:
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "MVSIM_SEARCH_RATE": "off",
+        # The product's default (bench/search.py turns the cache off for its own rows).
+        "MVSIM_RESULT_CACHE_SECONDS": "600",
         "DJANGO_SETTINGS_MODULE": "mvsite.settings",
     }
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
@@ -124,16 +127,60 @@ def start_gunicorn(port: int, workers: int, log_file: Path) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start within 60 s")
 
 
+# One extraction worker's loop: the product's extractor with MusiCNN on a 60 s clip, forever.
+EXTRACTOR = """
+import os, sys
+sys.path.insert(0, {root!r})
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvsite.settings")
+import django
+django.setup()
+from features import musicnn
+from features.extraction import extract_file
+model = musicnn.get_model()
+while True:
+    result = extract_file({clip!r}, music_model=model)
+    print(f"extracted {{result.duration:.0f}} s", flush=True)
+"""
+
+
+def start_extractors(count: int, out_dir: Path) -> list[subprocess.Popen]:
+    """``count`` processes extracting at full speed (unpinned), as RQ workers would."""
+    clip = str(make_clip(60))
+    code = EXTRACTOR.format(root=str(ROOT), clip=clip)
+    processes = []
+    for n in range(count):
+        log = (out_dir / f"load-extractor-{n}.log").open("w")
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+        )
+    return processes
+
+
 async def _client(
-    port: int, paths: list[str], offset: int, deadline: float, out: dict, budget: list[int]
+    port: int,
+    paths: list[str],
+    offset: int,
+    deadline: float,
+    out: dict,
+    budget: list[int],
+    bust: bool,
+    step: int = 1,
+    once: bool = False,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
         while time.monotonic() < deadline and budget[0] > 0:
+            if once and i >= len(paths):
+                break
             budget[0] -= 1
             path = paths[i % len(paths)]
-            i += 1
+            i += step
+            if bust:  # a parameter the view ignores: every request misses the result cache
+                out["nonce"] += 1
+                path += f"&nonce={out['nonce']}"
             started = time.perf_counter()
             writer.write(
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n".encode()
@@ -150,6 +197,8 @@ async def _client(
                     length = int(value)
                 elif name.lower() == "connection" and "close" in value.lower():
                     close = True
+                elif name.lower() == "x-result-cache" and value.strip() == "hit":
+                    out["hits"] += 1
             if length is None:  # no length: the body ends with the connection
                 await reader.read()
                 close = True
@@ -167,21 +216,45 @@ async def _client(
         writer.close()
 
 
-async def _run(port: int, paths: list[str], clients: int, seconds: float) -> dict:
-    out: dict = {"times": [], "errors": 0}
+async def _run(
+    port: int,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    bust: bool = False,
+    once: bool = False,
+) -> dict:
+    """``clients`` connections for ``seconds``; with ``once`` every path exactly once, split
+    between the clients."""
+    out: dict = {"times": [], "errors": 0, "hits": 0, "nonce": int(time.time() * 1000) * 1000}
     deadline = time.monotonic() + seconds
     budget = [MAX_REQUESTS_PER_ROW]
     started = time.perf_counter()
     await asyncio.gather(
-        *(_client(port, paths, c * 7, deadline, out, budget) for c in range(clients))
+        *(
+            _client(
+                port,
+                paths,
+                c if once else c * 7,
+                deadline,
+                out,
+                budget,
+                bust,
+                step=clients if once else 1,
+                once=once,
+            )
+            for c in range(clients)
+        )
     )
     out["seconds"] = time.perf_counter() - started
     return out
 
 
-def measure(port: int, name: str, paths: list[str], clients: int, seconds: float) -> dict:
-    asyncio.run(_run(port, paths, clients, min(5.0, seconds)))  # warm every worker up
-    result = asyncio.run(_run(port, paths, clients, seconds))
+def measure(
+    port: int, name: str, paths: list[str], clients: int, seconds: float, bust: bool = False
+) -> dict:
+    asyncio.run(_run(port, paths, clients, min(5.0, seconds), bust))  # warm every worker up
+    result = asyncio.run(_run(port, paths, clients, seconds, bust))
     times = sorted(result["times"])
     p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))] if times else None
     row = {
@@ -192,10 +265,11 @@ def measure(port: int, name: str, paths: list[str], clients: int, seconds: float
         "p50": statistics.median(times) if times else None,
         "p99": p99,
         "errors": result["errors"],
+        "hits": result["hits"] / len(times) if times else 0.0,
     }
     loaders.log(
         f"{name} x{clients}: {row['rps']:.0f} req/s, p50 {row['p50']:.1f} ms, "
-        f"p99 {row['p99']:.1f} ms, errors {row['errors']}"
+        f"p99 {row['p99']:.1f} ms, errors {row['errors']}, cache hits {row['hits']:.0%}"
     )
     return row
 
@@ -208,6 +282,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--queries", type=int, default=200, help="distinct query videos")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--api-only", action="store_true", help="skip the HTML page rows")
+    parser.add_argument(
+        "--extractors",
+        type=int,
+        default=2,
+        help="extraction processes (MusiCNN on) running during the last rows; 0: none",
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
     out_dir = ROOT / "bench" / "out"
@@ -219,18 +300,39 @@ def main() -> int:
         loaders.connections.close_all()
         port = free_port()
         server = start_gunicorn(port, args.workers, out_dir / "load-gunicorn.log")
-        targets = {
-            "API similar (code)": [
-                f"/api/videos/{pk}/similar/?representation=code&metric=cosine&k=10" for pk in ids
-            ],
+        api = [f"/api/videos/{pk}/similar/?representation=code&metric=cosine&k=10" for pk in ids]
+        pages = {
             "results page (code)": [
                 f"/videos/{pk}/results/?representation=code&metric=cosine&k=10" for pk in ids
             ],
             "explore": [f"/explore/?page={1 + i % 50}" for i in range(50)],
         }
-        for name, paths in targets.items():
-            for n in clients:
-                rows.append(measure(port, name, paths, n, args.seconds))
+        # Every query video's answer asked once first: the cached rows measure a warm cache
+        # (the share of hits is in the table); the miss row measures the cold path.
+        primed = asyncio.run(_run(port, api, 4, 600.0, once=True))
+        loaders.log(f"primed {len(primed['times'])} answers")
+        for n in clients:
+            rows.append(measure(port, "API similar (code), cached", api, n, args.seconds))
+        rows.append(
+            measure(port, "API similar (code), every request a miss", api, 16, args.seconds, True)
+        )
+        if not args.api_only:
+            for name, paths in pages.items():
+                for n in clients:
+                    rows.append(measure(port, name, paths, n, args.seconds))
+        if args.extractors:
+            extractors = start_extractors(args.extractors, out_dir)
+            try:
+                time.sleep(20)  # TensorFlow loaded, extraction under way
+                what = f"while {args.extractors} workers extract"
+                rows.append(measure(port, f"API similar, cached, {what}", api, 16, args.seconds))
+                rows.append(
+                    measure(port, f"API similar, misses, {what}", api, 16, args.seconds, True)
+                )
+            finally:
+                for process in extractors:
+                    process.kill()
+                    process.wait()
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -246,11 +348,11 @@ def main() -> int:
         f"{args.size:,} videos, gunicorn {args.workers} sync workers, {args.seconds:g} s per "
         f"row, load average {load[0]:.1f} at the end",
         "",
-        "| what | clients | requests | req/s | p50 ms | p99 ms | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| what | clients | requests | req/s | p50 ms | p99 ms | errors | cache hits |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {r['what']} | {r['clients']} | {r['requests']} | {r['rps']:.0f} | "
-            f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+            f"{r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} | {r['hits']:.0%} |"
             for r in rows
         ),
     ]
