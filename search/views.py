@@ -199,7 +199,7 @@ def results(request: HttpRequest, video_id: int) -> HttpResponse:
         return redirect(reverse("search:progress", args=[video.pk]) + "?" + params.querystring())
 
     try:
-        context["results"] = selectors.similar(video, params, genre=genre)
+        context["results"] = selectors.similar_kept(video, params, genre=genre)
     except InvalidSearchParameter as exc:
         context["param_errors"] = {exc.param: exc.message}
         context["params"] = params

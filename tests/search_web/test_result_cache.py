@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 from django.core.cache import cache
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Genre
 from search import materialize, result_cache
@@ -188,3 +189,25 @@ def test_with_a_replica_nothing_is_stored_until_it_caught_up(client, monkeypatch
     cache.set(result_cache.epoch_key(), time.time_ns() - 31 * 10**9, timeout=None)
     _similar(client, query)
     assert _similar(client, query)["X-Result-Cache"] == "hit"
+
+
+def test_results_page_is_computed_once_per_catalog_change(
+    client, django_capture_on_commit_callbacks
+):
+    query, others = _catalog()
+    url = f"/videos/{query.pk}/results/?representation=audio&metric=euclidean&k=3"
+    first = client.get(url)
+    assert first.status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url)
+    assert again.content == first.content
+    assert not [q for q in queries if "<->" in q["sql"]], "searched again"
+    nearest_id = _similar(client, query).json()["matches"][0]["video"]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        nearest = type(query).objects.get(pk=nearest_id)
+        nearest.title = "A new title on the page"
+        nearest.save()
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url).content.decode()
+    assert [q for q in queries if "<->" in q["sql"]], "a stale page"
+    assert "A new title on the page" in page
