@@ -408,7 +408,7 @@ def main() -> None:
     other = export_revision(args.against) if args.against else None
     mine = export_revision(args.code) if args.code else ROOT
     if args.code:
-        print(f"rows without @: the code of {args.code}\n")
+        print(f"rows without @: the code of {args.code} ({mine.name[4:]})\n")
     names = {
         "ours": "mvsim (streaming)",
         "ours_nothumbs": "mvsim, thumbnails off",
@@ -427,7 +427,7 @@ def main() -> None:
             variants = [
                 v
                 for k in kinds
-                for v in ((k, mine, names[k]), (k, other, f"{names[k]} @ {args.against}"))
+                for v in ((k, mine, names[k]), (k, other, f"{names[k]} @ {other.name[4:]}"))
             ]
         if not args.no_baseline and clip == "180 s":
             variants.append(("baseline", ROOT, names["baseline"]))
