@@ -1,4 +1,5 @@
-"""Cached answers of ``GET /api/videos/{id}/similar/`` (issue 15, docs/search.md "Result cache").
+"""Cached answers of ``GET /api/videos/{id}/similar/`` (issue 15; docs/reliability.md, "Load: the
+result cache").
 
 A video's result list only changes when something search reads changes: a vector (a new video
 becoming ready, a re-materialisation, new codes after a model activation), a video's curated
