@@ -1,6 +1,7 @@
 """Benchmark: k-NN search at 1k / 100k / 1M videos on the real schema, and the old approach.
 
 Run: ``.venv/bin/python bench/search.py [--sizes 100000,1000000] [--quick] [--keep]``
+(``--discovery``: only the 100k catalog's plain search rows and issue 14's rows below, ~10 min)
 
 Everything happens in a separate database, ``mvsim_bench``, on the embedded server (never the
 dev database): migrations create the real tables, synthetic catalogs are loaded by binary
@@ -17,6 +18,12 @@ MusiCNN embedding) and ``both`` (422-d; music and both below 1M unless allowed):
   explanations, so the query and match videos get segments), plain and with the artist cap,
   a duration range and a music-tag filter (durations and tag vectors loaded for the whole
   catalog), and ``GET /api/tags/search/`` (the catalog ranked by two tags);
+- at 100k, issue 14's discovery rows through the API, next to the plain rows of the same run:
+  similar with versions collapsed + artist cap + genre + duration range + tag filter, with
+  ``versions=all`` (what collapsing costs) and the plain search again, each video's three
+  requests interleaved; ``POST /api/searches/`` with 5 seeds, ``fusion``
+  and ``centroid`` (and fusion with one excluded video); a playlist of 50 ordered as a smooth
+  path (``PATCH /api/playlists/{id}/`` with ``order``, and ``POST`` creating one ordered);
 - at 1k, the original project's approach as a baseline: one row per segment per feature
   value and a SQL join computing the weighted Euclidean distance, aggregated per video.
 
@@ -46,6 +53,10 @@ os.environ["MVSIM_DB_NAME"] = BENCH_DB
 os.environ["DEBUG"] = "0"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mvsite.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# The API rows time the search, not the client's budget of submissions (POST /api/searches/ is
+# throttled at 30 a minute) nor Redis answering a repeated request from the result cache.
+os.environ["MVSIM_SEARCH_RATE"] = "off"
+os.environ.setdefault("MVSIM_RESULT_CACHE_SECONDS", "0")
 
 import django  # noqa: E402
 
@@ -69,6 +80,9 @@ from bench.synthetic import (  # noqa: E402
 from catalog.models import Genre, Video  # noqa: E402
 from features.models import AUDIO_DIM, BOTH_DIM, VISUAL_DIM  # noqa: E402
 from mvsite import services  # noqa: E402
+from playlists import services as playlist_services  # noqa: E402
+from playlists.models import Playlist  # noqa: E402
+from search import seeds as seed_search  # noqa: E402
 from search.explain import explain_many  # noqa: E402
 from search.models import FeatureStats, SearchSettings  # noqa: E402
 from search.ranking import find_similar, nearest_rows  # noqa: E402
@@ -248,7 +262,11 @@ def load_segments(video_ids: list[int], rng: np.random.Generator) -> None:
             "audio, visual, thumbnail) SELECT video_id, idx, idx * 10.0, idx * 10.0 + 10, "
             "audio, visual, '' FROM seg_in"
         )
-    sql("ANALYZE features_segment")
+    # VACUUM, not only ANALYZE: otherwise autovacuum's insert-triggered pass over the new
+    # segments and the checkpointer's writes land in the first API row measured (a plain
+    # search once came out at 53 ms, against 21 ms for the same search a minute later).
+    sql("VACUUM (ANALYZE) features_segment")
+    sql("CHECKPOINT")
 
 
 GENRE_TAGS = 5  # tags each genre cluster carries strongly in the synthetic tag vectors
@@ -444,7 +462,9 @@ def uses_index(column: str, metric: str, query: np.ndarray) -> bool:
     return HNSW[(column, OPCLASS[metric])] in plan
 
 
-def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> None:
+def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> dict[int, str] | None:
+    """The API rows; returns each genre's strong tag (load_tags_and_durations), None when
+    the API is not there."""
     from django.test import Client
 
     try:
@@ -456,7 +476,7 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> No
         note = None
     if note is None:
         ROWS.append(Row(size, "API /api/videos/{id}/similar/", "-", notes=["not importable"]))
-        return
+        return None
     identity_generation()
     genre_tag = load_tags_and_durations(Video.objects.count(), rng)
     videos = Video.objects.in_bulk(query_ids)
@@ -546,6 +566,246 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> No
             )
         )
     measure_tag_search(size, client, genre_tag, rng)
+    return genre_tag
+
+
+DISCOVERY_COLUMNS = ("code", "both")
+SEEDS_PER_SEARCH = 5
+PLAYLIST_LENGTH = 50
+
+
+def timed_requests(send, requests: list, warm: int = 10) -> tuple[list[float], list[float], list]:
+    """Wall and CPU ms of ``send(request)`` for each request (after ``warm`` unmeasured ones),
+    and the responses; any answer but 2xx stops the benchmark."""
+    for request in requests[:warm]:
+        response = send(request)
+        if not 200 <= response.status_code < 300:
+            raise SystemExit(f"{request}: HTTP {response.status_code} {response.content[:300]}")
+    times, cpu, responses = [], [], []
+    for request in requests:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = send(request)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        assert 200 <= response.status_code < 300, (request, response.status_code)
+        responses.append(response)
+    return times, cpu, responses
+
+
+def measure_discovery(
+    size: str, query_ids: list[int], genre_tag: dict[int, str], rng: np.random.Generator
+) -> None:
+    """Issue 14's rows, through the API, after measure_api (whose plain rows are the
+    reference: same catalog, same segments, same run)."""
+    from django.test import Client
+
+    client = Client()
+    videos = Video.objects.in_bulk(query_ids)
+    for column in DISCOVERY_COLUMNS:
+        base = {
+            pk: f"/api/videos/{pk}/similar/?representation={column}&metric=cosine&k={K}"
+            for pk in query_ids
+        }
+        variants = {
+            " again, interleaved with the two below (versions collapsed, the default)": base,
+            " + versions=all (nothing collapsed)": {pk: f"{base[pk]}&versions=all" for pk in base},
+            " + versions collapsed + artist cap 2 + genre + 120-420 s + a genre tag": {
+                pk: f"{base[pk]}&versions=collapse&genre={videos[pk].genre_id}&"
+                f"{filtered_query(genre_tag, videos[pk])}"
+                for pk in base
+            },
+        }
+        # Each video's three requests one after the other, so load from other work on this
+        # shared machine hits the plain and the filtered search alike.
+        for pk in query_ids[:10]:
+            for urls in variants.values():
+                assert client.get(urls[pk]).status_code == 200, urls[pk]
+        times: dict[str, list[float]] = {label: [] for label in variants}
+        cpu: dict[str, list[float]] = {label: [] for label in variants}
+        counts: dict[str, list[int]] = {label: [] for label in variants}
+        for pk in query_ids:
+            for label, urls in variants.items():
+                started, started_cpu = time.perf_counter(), time.process_time()
+                response = client.get(urls[pk])
+                times[label].append((time.perf_counter() - started) * 1000)
+                cpu[label].append((time.process_time() - started_cpu) * 1000)
+                assert response.status_code == 200, urls[pk]
+                counts[label].append(len(response.json()["matches"]))
+        for label in variants:
+            p50, p95 = percentiles(times[label])
+            ROWS.append(
+                Row(
+                    size,
+                    f"API GET /api/videos/{{id}}/similar/ ({column}){label}",
+                    "cosine",
+                    p50=p50,
+                    p95=p95,
+                    notes=[
+                        f"{len(query_ids)} videos; "
+                        f"{sum(c == K for c in counts[label])}/{len(query_ids)} answers with all "
+                        f"{K} matches; client CPU p50 {statistics.median(cpu[label]):.1f} ms"
+                    ],
+                )
+            )
+            log(f"API {column}{label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    measure_seed_searches(size, client, rng)
+    measure_playlist_paths(size, client, rng)
+
+
+def _seed_bodies(column: str, rng: np.random.Generator, n: int, exclude: int = 0) -> list[dict]:
+    """n trays of SEEDS_PER_SEARCH catalog videos: 3 of one genre and 2 of another (a tray
+    mixes styles), plus ``exclude`` videos of a third genre."""
+    by_genre: dict[int, np.ndarray] = {}
+    for genre_id, ids in sql(
+        "SELECT genre_id, (array_agg(id ORDER BY id))[1:2000] FROM catalog_video GROUP BY 1"
+    ):
+        by_genre[genre_id] = np.asarray(ids)
+    genres = sorted(by_genre)
+    bodies = []
+    for _ in range(n):
+        first, second, third = rng.choice(genres, 3, replace=False)
+        seeds = [*rng.choice(by_genre[first], 3, replace=False)]
+        seeds += [*rng.choice(by_genre[second], SEEDS_PER_SEARCH - 3, replace=False)]
+        body = {"seeds": [int(s) for s in seeds], "representation": column, "k": K}
+        if exclude:
+            body["exclude"] = [int(v) for v in rng.choice(by_genre[third], exclude, False)]
+        bodies.append(body)
+    return bodies
+
+
+def measure_seed_searches(size: str, client, rng: np.random.Generator) -> None:
+    """POST /api/searches/ with 5 seeds (k = 10), each method; and search.seeds.more_like_these
+    alone on the same trays (what the view and its serialisation add)."""
+
+    def post(body):
+        return client.post("/api/searches/", body, content_type="application/json")
+
+    cases = [(column, method, 0) for column in DISCOVERY_COLUMNS for method in seed_search.METHODS]
+    cases.append(("code", seed_search.FUSION, 1))
+    for column, method, exclude in cases:
+        bodies = [
+            {**body, "method": method, "metric": "cosine"}
+            for body in _seed_bodies(column, rng, 50, exclude)
+        ]
+        times, cpu, responses = timed_requests(post, bodies)
+        counts = [len(r.json()["matches"]) for r in responses]
+        alone = []
+        for body in bodies:
+            started = time.perf_counter()
+            seed_search.more_like_these(
+                body["seeds"],
+                body.get("exclude", ()),
+                representation=column,
+                metric="cosine",
+                k=K,
+                method=method,
+            )
+            alone.append((time.perf_counter() - started) * 1000)
+        p50, p95 = percentiles(times)
+        what = f"{SEEDS_PER_SEARCH} seeds" + (f" + {exclude} excluded" if exclude else "")
+        ROWS.append(
+            Row(
+                size,
+                f"API POST /api/searches/ {what} ({column}), {method}",
+                "cosine",
+                p50=p50,
+                p95=p95,
+                notes=[
+                    f"{len(bodies)} trays (3 + 2 videos of two genres); "
+                    f"{sum(c == K for c in counts)}/{len(counts)} answers with all {K} matches; "
+                    f"search.seeds.more_like_these alone p50 {statistics.median(alone):.1f} ms; "
+                    f"client CPU p50 {statistics.median(cpu):.1f} ms"
+                ],
+            )
+        )
+        log(f"API seeds {what} {column} {method}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+
+def measure_playlist_paths(size: str, client, rng: np.random.Generator) -> None:
+    """A playlist of 50 catalog videos ordered as a smooth path: PATCH with ``order`` (load
+    the 50 vectors, greedy walk, rewrite the entries, answer the playlist), POST creating an
+    ordered one, and playlists.services.order_smooth alone."""
+    ids = np.asarray([row[0] for row in sql("SELECT id FROM catalog_video ORDER BY id")])
+    lists = [[int(v) for v in rng.choice(ids, PLAYLIST_LENGTH, replace=False)] for _ in range(10)]
+    made = []
+    for i, video_ids in enumerate(lists):
+        response = client.post(
+            "/api/playlists/",
+            {"name": f"bench {i}", "video_ids": video_ids},
+            content_type="application/json",
+        )
+        assert response.status_code == 201, response.content[:300]
+        made.append((response.json()["id"], response.json()["secret"], video_ids))
+    for column in ("both", "code"):
+        requests = [
+            (pk, secret, int(rng.choice(video_ids)))
+            for _ in range(5)
+            for pk, secret, video_ids in made
+        ]
+
+        def patch(request, column=column):
+            pk, secret, start = request
+            return client.patch(
+                f"/api/playlists/{pk}/",
+                {"order": {"representation": column, "metric": "cosine", "start": start}},
+                content_type="application/json",
+                HTTP_X_PLAYLIST_SECRET=secret,
+            )
+
+        times, cpu, responses = timed_requests(patch, requests)
+        lengths = {len(r.json()["entries"]) for r in responses}
+        playlists = Playlist.objects.in_bulk([pk for pk, _, _ in made])
+        alone = []
+        for pk, _, start in requests:
+            started = time.perf_counter()
+            playlist_services.order_smooth(
+                playlists[pk], representation=column, metric="cosine", start=start
+            )
+            alone.append((time.perf_counter() - started) * 1000)
+        p50, p95 = percentiles(times)
+        ROWS.append(
+            Row(
+                size,
+                f"API PATCH /api/playlists/{{id}}/ smooth path of {PLAYLIST_LENGTH} ({column})",
+                "cosine",
+                p50=p50,
+                p95=p95,
+                notes=[
+                    f"{len(requests)} reorders of {len(made)} playlists from a random start; "
+                    f"entries per answer {sorted(lengths)}; playlists.services.order_smooth "
+                    f"alone p50 {statistics.median(alone):.1f} ms; client CPU p50 "
+                    f"{statistics.median(cpu):.1f} ms"
+                ],
+            )
+        )
+        log(f"API playlist path {column}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    bodies = [
+        {
+            "name": f"bench ordered {i}",
+            "video_ids": video_ids,
+            "order": {"representation": "both", "metric": "cosine"},
+        }
+        for i, video_ids in enumerate(lists * 3)
+    ]
+    times, cpu, _ = timed_requests(
+        lambda body: client.post("/api/playlists/", body, content_type="application/json"),
+        bodies,
+        warm=0,
+    )
+    p50, p95 = percentiles(times)
+    ROWS.append(
+        Row(
+            size,
+            f"API POST /api/playlists/ {PLAYLIST_LENGTH} videos ordered as a smooth path (both)",
+            "cosine",
+            p50=p50,
+            p95=p95,
+            notes=[
+                f"{len(bodies)} playlists created; client CPU p50 {statistics.median(cpu):.1f} ms"
+            ],
+        )
+    )
+    log(f"API playlist create + path: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
 def filtered_uses_index(column: str, video: Video, genre_tag: dict[int, str]) -> bool:
@@ -685,7 +945,10 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
     latent, _ = gen.latent(args.queries, rng)
     queries = {c: gen.project(latent, c, rng) for c in ("code", "music", "both")}
     both_build = None
-    for column in ("code", "music", "both") if with_both else ("code",):
+    columns = ("code", "music", "both") if with_both else ("code",)
+    if args.discovery:
+        columns = tuple(c for c in columns if c in DISCOVERY_COLUMNS)
+    for column in columns:
         for metric in args.metrics:
             seconds = build_index(column, metric)
             if column == "both":
@@ -723,9 +986,12 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
                     + ([] if indexed else ["planner did NOT use the HNSW index"]),
                 )
             )
+            # Drawn in --discovery too, so the API rows' query videos are the full run's.
+            ids = [int(i) for i in rng.choice(n, size=min(args.queries, n), replace=False) + 1]
+            if args.discovery:
+                continue
             if column == "code":
                 ROWS.append(measure_preparing(size, column, metric, queries[column]))
-            ids = [int(i) for i in rng.choice(n, size=min(args.queries, n), replace=False) + 1]
             row = measure_video_queries(column, metric, ids)
             row.catalog = size
             ROWS.append(row)
@@ -734,7 +1000,9 @@ def bench_size(n: int, args, gen: Generator, both_1m_ok: bool | None) -> float |
         ROWS.append(Row(size, f"find_similar, both ({BOTH_DIM}-d)", "-", notes=[args.both_1m_note]))
     if n == args.api_size:
         ids = [int(i) for i in rng.choice(n, size=args.api_queries, replace=False) + 1]
-        measure_api(size, ids, rng)
+        genre_tag = measure_api(size, ids, rng)
+        if genre_tag is not None:
+            measure_discovery(size, ids, genre_tag, rng)
     return both_build
 
 
@@ -775,6 +1043,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", default="cosine", help="cosine and/or euclidean")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument(
+        "--discovery",
+        action="store_true",
+        help="only the API catalog size (100k unless --sizes says otherwise): the plain "
+        "search rows (find_similar and the API, code and both) and issue 14's rows; no 1k "
+        "baseline, no music index, no prepared/boosted/exact rows",
+    )
+    parser.add_argument(
         "--spread", type=float, default=0.5, help="genre-cluster spread (see Generator)"
     )
     args = parser.parse_args(argv)
@@ -783,6 +1058,9 @@ def main(argv: list[str] | None = None) -> int:
     baseline_videos, baseline_reps = 1000, 5
     if args.quick:
         sizes, args.queries, baseline_videos, baseline_reps = [5000, 20000], 30, 100, 3
+    if args.discovery:
+        sizes = [max((s for s in sizes if s <= 100_000), default=100_000)]
+        args.no_baseline = True
     args.api_size = max((s for s in sizes if s <= 100_000), default=None)
     args.api_queries = 50 if not args.quick else 10
     args.both_1m_note = ""
