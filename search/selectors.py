@@ -210,10 +210,14 @@ def sounds(video_ids: list[int]) -> dict[int, Sound]:
 
 def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = None) -> list[Row]:
     """The k result rows: with ``versions`` "all" the ranking's k matches; else (collapse,
-    search.versions) a larger ranked list (k x POOL_FACTOR, at most K_MAX) without the query's
-    versions, one row per song, then the artist cap (a row counts once), cut to k. The ranking
-    caps artists at POOL_FACTOR x the cap, so a song's versions reach the collapse without one
-    artist filling the list; with fewer than k rows left from a full list, once more with K_MAX.
+    search.versions) the ranked list without the query's versions, one row per song, then the
+    artist cap (a row counts once), cut to k. The ranking caps artists at POOL_FACTOR x the
+    cap, so a song's versions reach the collapse without one artist filling the list.
+
+    The list is ranked k long first — most answers have no versions among their top k, and a
+    longer list makes the k-NN pool (and, with selective filters, the index walk) 3x as large
+    (docs/benchmarks.md) — and only when fewer than k rows are left again with k x POOL_FACTOR,
+    then K_MAX. So a row's "+N versions" are the versions within the list that was ranked.
     """
     cap = params.max_per_artist
     if params.versions == VERSIONS_ALL:
@@ -222,13 +226,12 @@ def _find(query: Video, params: SearchParams, pool: str, genre: Genre | None = N
     loose_cap = cap
     if isinstance(cap, int) and not isinstance(cap, bool) and 1 <= cap <= MAX_PER_ARTIST_MAX:
         loose_cap = min(MAX_PER_ARTIST_MAX, cap * POOL_FACTOR)
-    wanted = min(K_MAX, params.k * POOL_FACTOR)
-    while True:
+    for wanted in (params.k, min(K_MAX, params.k * POOL_FACTOR), K_MAX):
         matches = _ranked(query, params, pool, genre, wanted, loose_cap)
         rows = cap_per_artist(collapse(matches, query, sounds), cap)
         if len(rows) >= params.k or len(matches) < wanted or wanted >= K_MAX:
-            return renumber(rows[: params.k])
-        wanted = K_MAX
+            break
+    return renumber(rows[: params.k])
 
 
 _SHORT_NAMES = {

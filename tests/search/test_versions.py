@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bench.versions import measure
@@ -142,3 +143,28 @@ def test_results_page_shows_versions_behind_a_details_element(client, planted):
     every = client.get(url + "&versions=all&max_per_artist=100").content.decode()
     assert "Song A (Official Video)" in every and "+2 versions" not in every
     assert client.get(url + "&versions=nope").status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_list_is_ranked_k_long_first_and_longer_only_when_versions_fold(planted):
+    """A longer list makes the k-NN pool 3x as large: only when needed."""
+    query, *_ = planted
+
+    def knn_statements(video) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            rows = similar(video, _params(k="5"), pools=("catalog",)).catalog
+        assert len(rows) == 5
+        return len([q for q in queries if "<=>" in q["sql"] and "LIMIT" in q["sql"].upper()])
+
+    # A cluster of its own, six different songs: nothing folds in a member's top 5.
+    rng = np.random.default_rng(5)
+    c = 10 + np.abs(rng.standard_normal(MUSIC_DIM))
+    cluster = [
+        _video(c + 0.05 * rng.standard_normal(MUSIC_DIM), f"Tune {i}", f"Band {i}")
+        for i in range(6)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("REINDEX INDEX vv_music_cos_hnsw")
+    assert knn_statements(cluster[0]) == 1
+    # The query's own versions and song B's versions fold within its top 5: ranked again.
+    assert knn_statements(query) == 2
