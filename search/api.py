@@ -366,7 +366,13 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
             "versions": found.params.versions,
             "matches": rows,
         }
-        return SimilarSerializer(data, context={"request": request}).data
+        return _SIMILAR.to_representation(data)
+
+
+# One serializer per process, its fields built once: a SimilarSerializer per request rebuilt
+# the fields of its nested model serializers (VideoSerializer twice, GenreRef four times) every
+# time. The fields keep no per-request state (no field reads the request).
+_SIMILAR = SimilarSerializer()
 
 
 def _param_items(request: Request) -> list[tuple[str, str]]:
