@@ -836,7 +836,8 @@ def measure_tag_search(
     size: str, client, genre_tag: dict[int, str], rng: np.random.Generator
 ) -> None:
     """GET /api/tags/search/ with two tags (a genre's strong tag and a random one), k = 10:
-    a sequential scan of every ready catalog video's tag vector, top-k by inner product."""
+    search.tags.tag_search through its per-tag and covering indexes (search migration 0005;
+    bench/tags.py compares it with the former sequential scan)."""
     names = vocabulary()
     strong = list(genre_tag.values())
     urls = []
@@ -861,8 +862,9 @@ def measure_tag_search(
             p50=p50,
             p95=p95,
             notes=[
-                f"{len(urls)} tag pairs; ORDER BY the tag vector <#> weights over every ready "
-                f"catalog video (no index); top score of the last {first:.2f}"
+                f"{len(urls)} tag pairs; search.tags.tag_search (per-tag and covering "
+                f"indexes, exact); "
+                f"top score of the last {first:.2f}"
             ],
         )
     )
