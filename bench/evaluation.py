@@ -37,12 +37,10 @@ from bench.environment import setup_django  # noqa: E402
 setup_django(BENCH_DB, "13", Path(tempfile.mkdtemp(prefix="mvsim-bench-eval-")))
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from bench import scratch_db  # noqa: E402
+from bench.scratch_db import log, raw_connection, sql  # noqa: E402
 from bench.synthetic import (  # noqa: E402
     CLUSTERS,
     PGCOPY_HEADER,
@@ -63,23 +61,6 @@ from search.ranking import find_similar  # noqa: E402
 REPRESENTATIONS = ("code", "music", "audio", "visual", "both")
 OUT = ROOT / "bench" / "out" / "evaluation.md"
 ROWS: list[tuple[str, str, str, str]] = []
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def sql(statement: str, params: list | None = None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.fetchall() if cursor.description else []
-
-
-def raw_connection() -> psycopg.Connection:
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=BENCH_DB, autocommit=True
-    )
 
 
 def drop_hnsw_indexes() -> None:

@@ -37,11 +37,9 @@ from bench.environment import setup_django  # noqa: E402
 setup_django(BENCH_DB, "13", Path(tempfile.mkdtemp(prefix="mvsim-bench-seeds-")))
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
 
 from bench import scratch_db  # noqa: E402
+from bench.scratch_db import log, raw_connection, sql  # noqa: E402
 from bench.synthetic import (  # noqa: E402
     CLUSTERS,
     LATENT,
@@ -55,27 +53,11 @@ from bench.synthetic import (  # noqa: E402
 from catalog.models import Genre  # noqa: E402
 from playlists import services as playlist_services  # noqa: E402
 from search import seeds  # noqa: E402
+from search.ranking import K_MAX  # noqa: E402
 
 MEMBERS = 20  # per planted cluster
 PLANTED_SPREAD = 0.35  # latent noise of a planted cluster's members (the background's is 1)
 COLUMN, METRIC = "code", "cosine"
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def sql(statement: str, params=None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.fetchall() if cursor.description else []
-
-
-def raw_connection() -> psycopg.Connection:
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=BENCH_DB, autocommit=True
-    )
 
 
 def load(n: int, planted: int, gen: Generator) -> dict[int, list[int]]:
@@ -162,7 +144,7 @@ def recall_rows(clusters: dict[int, list[int]], trials: int, rng) -> list[str]:
                 rng.shuffle(members)
                 seed_ids += members[:count]
                 others += members[count:]
-            k = min(len(others), seeds.K_MAX)
+            k = min(len(others), K_MAX)
             for method in seeds.METHODS:
                 got = set(run(seed_ids, [], k, method))
                 scores[method].append(len(got & set(others)) / len(others))
@@ -250,10 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             *timing,
         ]
     )
-    print(table)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "seeds.md").write_text(table + "\n")
+    scratch_db.write_report("seeds", table)
     return 0
 
 

@@ -55,12 +55,11 @@ from bench.environment import setup_django  # noqa: E402
 setup_django(BENCH_DB, "11", Path(tempfile.mkdtemp(prefix="mvsim-bench-tags-")))
 
 import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench import scratch_db  # noqa: E402
+from bench.scratch_db import log, raw_connection, sql  # noqa: E402
 from bench.synthetic import (  # noqa: E402
     CLUSTERS,
     PGCOPY_HEADER,
@@ -89,23 +88,6 @@ from search.tags import (  # noqa: E402
 GENRE_TAGS = 5  # tags each genre carries strongly (as in bench/search.py)
 T = TypeVar("T")
 CHUNK = 20_000
-
-
-def log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
-
-
-def sql(statement: str, params: list | dict | None = None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params or [])
-        return cursor.fetchall() if cursor.description else []
-
-
-def raw_connection() -> psycopg.Connection:
-    db = settings.DATABASES["default"]
-    return psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=BENCH_DB, autocommit=True
-    )
 
 
 def catalog_columns() -> list[tuple[str, str, str]]:
@@ -441,10 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             *rows,
         ]
     )
-    print(table)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "tags.md").write_text(table + "\n")
+    scratch_db.write_report("tags", table)
     return 0
 
 
