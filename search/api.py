@@ -315,19 +315,18 @@ class VideoViewSet(viewsets.ReadOnlyModelViewSet):
     def similar(self, request: Request, pk=None) -> HttpResponse:
         # A cached answer needs no database work at all (search.result_cache); a deleted or
         # changed video moves the epoch, so this cannot answer for a video that is gone.
-        entry, epoch = None, None
-        if result_cache.enabled():
-            epoch = result_cache.current_epoch()
-            if epoch is not None:
-                entry = result_cache.key(epoch, str(pk), _param_items(request))
-                body = result_cache.get(entry)
-                if body is not None:
-                    return _json_answer(request, body, cache="hit")
-        data = self._similar(request, pk)
-        body = JSONRenderer().render(data)
-        if entry is not None and result_cache.settled(epoch):
-            result_cache.put(entry, body)
-        return _json_answer(request, body, cache="miss" if entry else "off", data=data)
+        # Parameters are sorted: their order does not change the answer.
+        asked = (str(pk), sorted(_param_items(request)))
+        body, how = result_cache.fetch(
+            f"similar:{result_cache.digest(asked)}",
+            lambda: JSONRenderer().render(self._similar(request, pk)),
+        )
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            response = HttpResponse(body, content_type="application/json")  # as stored
+        else:
+            response = Response(json.loads(body))  # the browsable API
+        response["X-Result-Cache"] = how
+        return response
 
     def _similar(self, request: Request, pk) -> dict:
         video = self.get_object()
@@ -377,17 +376,6 @@ _SIMILAR = SimilarSerializer()
 
 def _param_items(request: Request) -> list[tuple[str, str]]:
     return [(name, value) for name, values in request.query_params.lists() for value in values]
-
-
-def _json_answer(request: Request, body: bytes, *, cache: str, data=None) -> HttpResponse:
-    """The stored JSON as it is when JSON was negotiated (no re-rendering), else through the
-    negotiated renderer (the browsable API)."""
-    if isinstance(request.accepted_renderer, JSONRenderer):
-        response = HttpResponse(body, content_type="application/json")
-    else:
-        response = Response(json.loads(body) if data is None else data)
-    response["X-Result-Cache"] = cache
-    return response
 
 
 # --- tags ------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -118,11 +118,9 @@ def settled(epoch: int) -> bool:
     return time.time_ns() - epoch >= settings.REPLICA_LAG_SECONDS * 1e9
 
 
-def key(epoch: int, video_id: str, params: Iterable[tuple[str, str]]) -> str:
-    """The entry for one video and one canonical parameter list (order-independent)."""
-    canonical = "&".join(f"{name}={value}" for name, value in sorted(params))
-    digest = hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
-    return f"{_namespace()}:similar:{_KEY_VERSION}:{epoch}:{video_id}:{digest}"
+def digest(asked: object) -> str:
+    """A short, stable name for what was asked (its repr)."""
+    return hashlib.blake2b(repr(asked).encode(), digest_size=16).hexdigest()
 
 
 def get(entry: str) -> Any:
@@ -140,16 +138,24 @@ def put(entry: str, value: Any) -> None:
         logger.warning("result cache unavailable (set): %s", exc)
 
 
-def remember(name: str, compute: Callable[[], T]) -> T:
-    """``compute()``, kept in Redis until the epoch moves (or the entries' lifetime ends);
-    computed every time when the cache is off or Redis does not answer."""
+def fetch(name: str, compute: Callable[[], T]) -> tuple[T, str]:
+    """``compute()``, kept in Redis under ``name`` until the epoch moves (or the entries'
+    lifetime ends), and how it was got: "hit", "miss" (computed now) or "off" (the cache is
+    off or Redis does not answer: computed every time). Nothing is stored when ``compute``
+    raises."""
     epoch = current_epoch() if enabled() else None
     if epoch is None:
-        return compute()
-    entry = f"{_namespace()}:memo:{_KEY_VERSION}:{epoch}:{name}"
+        return compute(), "off"
+    entry = f"{_namespace()}:{_KEY_VERSION}:{epoch}:{name}"
     value = get(entry)
-    if value is None:
-        value = compute()
-        if settled(epoch):
-            put(entry, value)
-    return value
+    if value is not None:
+        return value, "hit"
+    value = compute()
+    if settled(epoch):
+        put(entry, value)
+    return value, "miss"
+
+
+def remember(name: str, compute: Callable[[], T]) -> T:
+    """``fetch`` without how."""
+    return fetch(name, compute)[0]

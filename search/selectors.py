@@ -3,7 +3,6 @@ what the pages show of these is made in search.presenters)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -332,9 +331,10 @@ def _similar(
 def similar_kept(query: Video, params: SearchParams, *, genre: Genre | None = None) -> Results:
     """``similar`` for the results page (both pools), kept until the catalog changes
     (search.result_cache): a page someone shares is computed once, not on every view."""
-    asked = repr((query.pk, params, genre.pk if genre is not None else None))
-    digest = hashlib.blake2b(asked.encode(), digest_size=16).hexdigest()
-    return result_cache.remember(f"results:{digest}", lambda: similar(query, params, genre=genre))
+    asked = (query.pk, params, genre.pk if genre is not None else None)
+    return result_cache.remember(
+        f"results:{result_cache.digest(asked)}", lambda: similar(query, params, genre=genre)
+    )
 
 
 # --- tags ----------------------------------------------------------------------------------
