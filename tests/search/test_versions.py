@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bench.versions import measure
+from search import selectors
 from search.forms import InvalidParams, parse_params
 from search.selectors import similar
 from search.versions import song_key
@@ -146,15 +146,24 @@ def test_results_page_shows_versions_behind_a_details_element(client, planted):
 
 
 @pytest.mark.django_db
-def test_the_list_is_ranked_k_long_first_and_longer_only_when_versions_fold(planted):
+def test_the_list_is_ranked_k_long_first_and_longer_only_when_versions_fold(planted, monkeypatch):
     """A longer list makes the k-NN pool 3x as large: only when needed."""
     query, *_ = planted
+    lengths: list[int] = []  # the list length asked of each ranking
+    real_ranked = selectors._ranked
+
+    def ranked(query, params, pool, genre, wanted, cap):
+        lengths.append(wanted)
+        return real_ranked(query, params, pool, genre, wanted, cap)
+
+    monkeypatch.setattr(selectors, "_ranked", ranked)
 
     def knn_statements(video) -> int:
-        with CaptureQueriesContext(connection) as queries:
-            rows = similar(video, _params(k="5"), pools=("catalog",)).catalog
+        lengths.clear()
+        rows = similar(video, _params(k="5"), pools=("catalog",)).catalog
         assert len(rows) == 5
-        return len([q for q in queries if "<=>" in q["sql"] and "LIMIT" in q["sql"].upper()])
+        assert lengths[0] == 5  # k first
+        return len(lengths)
 
     # A cluster of its own, six different songs: nothing folds in a member's top 5.
     rng = np.random.default_rng(5)
