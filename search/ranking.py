@@ -32,6 +32,7 @@ from search.tags import TAG_FILTER_MIN, UnknownTag, model_name, parse_tags, posi
 
 K_MAX = 100
 MIN_POOL_FACTOR = 10
+CAP_POOL_FACTOR = 2  # the pool of an artist cap without a boost that reorders
 MAX_PER_ARTIST_MAX = 100
 DURATION_MAX = 24 * 3600.0  # seconds; a duration filter beyond a day is a typo
 
@@ -354,12 +355,19 @@ def find_similar(
             raise RepresentationUnavailable(_ZERO_COSINE)
 
     # The pool exists so the boost cannot drop true near neighbours (a same-genre video a
-    # bit farther away may overtake) and so k rows are left after the artist cap; with
-    # neither, the order is the index's, and the k nearest are all we need.
-    boosting = query_genre_id is not None and boost < 1
+    # bit farther away may overtake) and so k rows are left after the artist cap. The boost
+    # reorders only candidates that differ in genre: a genre filter equal to the query's genre
+    # leaves none. Without a boost that reorders, the capped answer depends only on the
+    # nearest rows in order (the cap keeps each artist's nearest), so a pool of
+    # CAP_POOL_FACTOR x k gives the same k rows and is widened below when the cap leaves fewer;
+    # with selective filters the index walk is that much shorter (docs/benchmarks.md).
+    genre_filtered = filters.genre is not None and filters.genre.pk == query_genre_id
+    boosting = query_genre_id is not None and boost < 1 and not genre_filtered
     capped = max_per_artist is not None and max_per_artist < k
-    factor = max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
-    pool_size = k * factor if boosting or capped else k
+    if boosting:
+        pool_size = k * max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
+    else:
+        pool_size = k * CAP_POOL_FACTOR if capped else k
     search = functools.partial(
         _ranked_rows,
         probe,
@@ -377,11 +385,13 @@ def find_similar(
         max_per_artist=max_per_artist,
     )
     rows = search(pool_size)
-    if capped and len(rows) < k and pool_size < EF_SEARCH_MAX:
-        pool_was_full = bool(rows) and rows[0][-1] >= pool_size  # the pool's row count
-        if pool_was_full:
-            # One artist (or a few) filled the pool: a larger one finds the k the cap leaves.
-            rows = search(min(EF_SEARCH_MAX, pool_size * 5))
+    # A pool full of rows the cap removed (one artist, or a few, filled it): a larger one
+    # finds the k the cap leaves. A pool that was not full already held every candidate.
+    while capped and rows and len(rows) < k and pool_size < EF_SEARCH_MAX:
+        if rows[0][-1] < pool_size:  # the pool's row count
+            break
+        pool_size = min(EF_SEARCH_MAX, pool_size * 5)
+        rows = search(pool_size)
     if not rows:
         _explain_no_results(query, representation, metric)
         return []

@@ -3,6 +3,8 @@ duration, music tags) in the one-statement k-NN search."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from django.db import connection
@@ -231,6 +233,54 @@ def test_genre_filter_combines_with_the_cap(crowd):
     matches = _search(query, genre=jazz, max_per_artist=2)
     assert len(matches) == 8  # 2 clones + 6 solo artists: every jazz video the cap allows
     assert all(m.video.predicted_genre_id == jazz.pk for m in matches)
+
+
+def _pool_limits(sent) -> list[int]:
+    """The LIMIT of each k-NN pool sent (the inner statement of ranked_statement)."""
+    return [int(re.search(r"LIMIT (\d+)\)", sql).group(1)) for sql, _ in sent if "<=>" in sql]
+
+
+def test_a_genre_filter_on_the_query_genre_needs_no_boost_pool(crowd):
+    """Every candidate of the query's own genre is boosted alike, so the order is the
+    distance's and a pool of 2k gives the answer the k x 10 pool of a boosted search gives."""
+    query, same, others = crowd
+    rock, jazz = GenreFactory(name="Rock"), GenreFactory(name="Jazz")
+    query.genre = rock
+    query.save()
+    for i, video in enumerate([*same, *others]):
+        video.genre = rock if i % 3 else jazz
+        video.save()
+    kwargs = {"genre": rock, "boost": 0.5, "max_per_artist": 2}
+    with statements_sent() as sent:
+        matches = _search(query, **kwargs)
+    assert _pool_limits(sent) == [2 * 10]
+    exact = _search(query, exact=True, **kwargs)
+    assert [m.video.pk for m in matches] == [m.video.pk for m in exact]
+    assert len(matches) == 10 and all(m.video.genre_id == rock.pk for m in matches)
+    assert [m.video.artist for m in matches].count("The Clones") == 2
+
+    # Another genre than the query's: the boost would reorder, so the pool stays k x 10.
+    with statements_sent() as sent:
+        _search(query, genre=jazz, boost=0.5, max_per_artist=2)
+    assert _pool_limits(sent) == [10 * 10]
+
+
+def test_a_capped_pool_without_boost_widens_until_the_cap_leaves_k():
+    SearchSettingsFactory(max_per_artist=1)
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal(DIM).astype(np.float32)
+    query = _video(base, artist="Q")
+    for i in range(60):  # fills the first pools (k x 2 = 10, then 50)
+        _video(base + 0.01 * rng.standard_normal(DIM), artist="Prolific", title=f"p{i}")
+    solos = [_video(base + 0.5 * rng.standard_normal(DIM), artist=f"S{i}") for i in range(6)]
+    with statements_sent() as sent:
+        matches = find_similar(
+            query, representation="code", metric="cosine", k=5, boost=1.0, max_per_artist=1,
+            exact=True,
+        )  # fmt: skip
+    assert _pool_limits(sent) == [10, 50, 250]
+    assert [m.video.artist for m in matches].count("Prolific") == 1
+    assert {m.video.pk for m in matches[1:]} <= {v.pk for v in solos}
 
 
 def _tags(values: dict[str, float]) -> np.ndarray:
