@@ -614,8 +614,13 @@ def measure_discovery(
                 f"{filtered_query(genre_tag, videos[pk])}"
                 for pk in base
             },
+            # No genre filter: the boost can reorder, so the pool may have to grow.
+            " + versions collapsed + artist cap 2 + 120-420 s + a genre tag (no genre filter)": {
+                pk: f"{base[pk]}&versions=collapse&{filtered_query(genre_tag, videos[pk])}"
+                for pk in base
+            },
         }
-        # Each video's three requests one after the other, so load from other work on this
+        # Each video's four requests one after the other, so load from other work on this
         # shared machine hits the plain and the filtered search alike.
         for pk in query_ids[:10]:
             for urls in variants.values():

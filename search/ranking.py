@@ -32,7 +32,7 @@ from search.tags import TAG_FILTER_MIN, UnknownTag, model_name, parse_tags, posi
 
 K_MAX = 100
 MIN_POOL_FACTOR = 10
-CAP_POOL_FACTOR = 2  # the pool of an artist cap without a boost that reorders
+SMALL_POOL_FACTOR = 2  # x k: the pool of a cap alone; the first of a filtered search
 MAX_PER_ARTIST_MAX = 100
 DURATION_MAX = 24 * 3600.0  # seconds; a duration filter beyond a day is a typo
 
@@ -355,19 +355,23 @@ def find_similar(
             raise RepresentationUnavailable(_ZERO_COSINE)
 
     # The pool exists so the boost cannot drop true near neighbours (a same-genre video a
-    # bit farther away may overtake) and so k rows are left after the artist cap. The boost
-    # reorders only candidates that differ in genre: a genre filter equal to the query's genre
-    # leaves none. Without a boost that reorders, the capped answer depends only on the
-    # nearest rows in order (the cap keeps each artist's nearest), so a pool of
-    # CAP_POOL_FACTOR x k gives the same k rows and is widened below when the cap leaves fewer;
-    # with selective filters the index walk is that much shorter (docs/benchmarks.md).
+    # bit farther away may overtake) and so k rows are left after the artist cap: k x
+    # candidate_pool_factor for a boost that can reorder (a genre filter equal to the query's
+    # genre makes every candidate same-genre: then it cannot), 2k for a cap alone (without a
+    # reordering boost each artist's kept rows are its nearest, so the nearest 2k give the
+    # answer any larger pool gives whenever k of them survive). Under filters the index walks
+    # until the pool is full of rows that pass them, so a larger pool costs a longer walk:
+    # the first pool is 2k, grown x5 only while a larger one could change the answer
+    # (_pool_settled). Without filters ef_search bounds the walk, and the full pool costs one
+    # round trip. A cap that leaves fewer than k widens the pool as far as it takes.
     genre_filtered = filters.genre is not None and filters.genre.pk == query_genre_id
     boosting = query_genre_id is not None and boost < 1 and not genre_filtered
     capped = max_per_artist is not None and max_per_artist < k
     if boosting:
-        pool_size = k * max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
+        full_pool = k * max(settings.candidate_pool_factor, MIN_POOL_FACTOR)
     else:
-        pool_size = k * CAP_POOL_FACTOR if capped else k
+        full_pool = k * SMALL_POOL_FACTOR if capped else k
+    pool_size = min(full_pool, k * SMALL_POOL_FACTOR) if filters.any and not exact else full_pool
     search = functools.partial(
         _ranked_rows,
         probe,
@@ -385,17 +389,32 @@ def find_similar(
         max_per_artist=max_per_artist,
     )
     rows = search(pool_size)
-    # A pool full of rows the cap removed (one artist, or a few, filled it): a larger one
-    # finds the k the cap leaves. A pool that was not full already held every candidate.
-    while capped and rows and len(rows) < k and pool_size < EF_SEARCH_MAX:
-        if rows[0][-1] < pool_size:  # the pool's row count
+    while not _pool_settled(rows, k, pool_size, boost if boosting else 1.0):
+        largest = full_pool if len(rows) >= k else EF_SEARCH_MAX
+        if pool_size >= largest:
             break
-        pool_size = min(EF_SEARCH_MAX, pool_size * 5)
+        pool_size = min(largest, pool_size * 5)
         rows = search(pool_size)
     if not rows:
         _explain_no_results(query, representation, metric)
         return []
     return [_match(row, rank, metric) for rank, row in enumerate(rows, start=1)]
+
+
+def _pool_settled(rows: list[tuple], k: int, pool_size: int, boost: float) -> bool:
+    """Whether a larger pool would give the same answer as ``rows`` (ranked_statement rows,
+    which end with the pool's row count and farthest distance): yes when the pool held every
+    candidate; else only when k rows came back and the k-th ranks ahead of anything beyond
+    the pool — those are at least as far as the pool's farthest, so their boosted distance is
+    at least boost x that (1 without a boost that reorders)."""
+    if not rows:
+        return True  # no candidate at all (a full pool always keeps one row per artist)
+    pool_rows, reach = rows[0][-2], rows[0][-1]
+    if pool_rows < pool_size:
+        return True
+    if len(rows) < k:
+        return False
+    return reach is not None and rows[-1][ROW_WIDTH + 1] <= boost * reach
 
 
 def _ranked_rows(

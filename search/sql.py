@@ -138,24 +138,28 @@ def video_from_row(row: tuple) -> Video:
 def ranked_statement(knn: str, k: int, *, capped: bool = False) -> str:
     """One statement for a whole search: the k-NN pool (``knn``, a knn_statement), re-ranked
     with the boost, and the k winners' Video rows with both genres joined, so a search is a
-    single round trip. Output columns: result_columns(), then distance, boosted distance and
-    same-genre flag.
+    single round trip. Output columns: result_columns(), then distance, boosted distance,
+    same-genre flag, and two facts about the pool that tell whether a larger one could change
+    the answer (search.ranking): its row count and its farthest distance.
 
     ``capped`` (``knn`` built with ``artist=True``): at most ``%(max_per_artist)s`` rows per
     artist, counted in the boosted order (``row_number() OVER (PARTITION BY artist …)``, so
-    the cap applies after the boost re-rank), videos without an artist never capped; one more
-    column, the pool's row count (a short answer from a full pool is worth a larger pool)."""
+    the cap applies after the boost re-rank), videos without an artist never capped."""
     videos = Video._meta.db_table
     # %(query_genre_id)s IN (...) is NULL (not boosted) for a query without a genre.
     same = "COALESCE(%(query_genre_id)s IN (pool.genre_id, pool.predicted_genre_id), false)"
     boosted = f"CASE WHEN {same} THEN pool.distance * %(boost)s ELSE pool.distance END"
     # NULL: the query video has no vector; NaN: cosine of a zero vector.
     valid = "pool.distance IS NOT NULL AND pool.distance <> 'NaN'::float8"
+    extent = (
+        "(SELECT count(*) FROM pool) AS pool_rows, "
+        f"(SELECT max(pool.distance) FROM pool WHERE {valid}) AS pool_reach"
+    )
     if not capped:
         return (
             f"WITH pool AS MATERIALIZED ({knn}) "
             f"SELECT {result_columns()}, pool.distance, {boosted} AS boosted, "
-            f"{same} AS same_genre "
+            f"{same} AS same_genre, {extent} "
             f"FROM pool JOIN {videos} v ON v.id = pool.video_id {genre_joins()}"
             f"WHERE {valid} "
             f"ORDER BY boosted, pool.distance, v.id LIMIT {int(k)}"
@@ -168,7 +172,7 @@ def ranked_statement(knn: str, k: int, *, capped: bool = False) -> str:
         "ORDER BY scored.boosted, scored.distance, scored.video_id) AS artist_rank "
         "FROM scored) "
         f"SELECT {result_columns()}, ranked.distance, ranked.boosted, ranked.same_genre, "
-        "(SELECT count(*) FROM pool) AS pool_rows "
+        f"{extent} "
         f"FROM ranked JOIN {videos} v ON v.id = ranked.video_id {genre_joins()}"
         "WHERE ranked.artist_rank <= %(max_per_artist)s OR ranked.artist = '' "
         f"ORDER BY ranked.boosted, ranked.distance, v.id LIMIT {int(k)}"

@@ -259,10 +259,13 @@ def test_a_genre_filter_on_the_query_genre_needs_no_boost_pool(crowd):
     assert len(matches) == 10 and all(m.video.genre_id == rock.pk for m in matches)
     assert [m.video.artist for m in matches].count("The Clones") == 2
 
-    # Another genre than the query's: the boost would reorder, so the pool stays k x 10.
+    # Another genre than the query's: a pool of 2k holds every one of the 10 jazz videos, so
+    # nothing beyond it could change the answer.
     with statements_sent() as sent:
-        _search(query, genre=jazz, boost=0.5, max_per_artist=2)
-    assert _pool_limits(sent) == [10 * 10]
+        found = _search(query, genre=jazz, boost=0.5, max_per_artist=2)
+    assert _pool_limits(sent) == [2 * 10]
+    assert len(found) == 8  # 10 jazz videos, 4 of them clones of which the cap keeps 2
+    assert all(m.video.genre_id == jazz.pk for m in found)
 
 
 def test_a_capped_pool_without_boost_widens_until_the_cap_leaves_k():

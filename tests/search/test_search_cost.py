@@ -1,6 +1,7 @@
-"""What one search costs the database: one round trip, a pool only when the boost can reorder,
+"""What one search costs the database: one round trip, a pool only as large as the boost needs,
 and the search settings read once per CACHE_SECONDS, not once per search."""
 
+import functools
 import os
 import re
 import subprocess
@@ -18,7 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from search.materialize import refit_and_materialize_all
 from search.models import SearchSettings
 from search.ranking import find_similar
-from tests.factories import GenreFactory, SearchSettingsFactory
+from tests.factories import (
+    GenreFactory,
+    SearchSettingsFactory,
+    VideoFactory,
+    VideoVectorFactory,
+)
 from tests.search import (
     add_video,
     ensure_definitions,
@@ -78,19 +84,74 @@ def test_a_video_search_is_one_round_trip_and_its_results_need_no_more_queries(c
     assert "set_config('hnsw.ef_search'" in captured.captured_queries[0]["sql"]
 
 
+def _pool_limits(sent) -> list[int]:
+    """The LIMIT of the k-NN pool of each search statement sent, in order."""
+    return [int(re.search(r"LIMIT (\d+)\)", sql).group(1)) for sql, _ in sent if "<=>" in sql]
+
+
 def test_the_pool_is_fetched_only_when_the_boost_can_reorder(catalog):
-    query, _ = catalog
+    query, _ = catalog  # a query of predicted genre rock among 12 jazz videos
     SearchSettingsFactory(candidate_pool_factor=12)
-    with CaptureQueriesContext(connection) as captured:
+    with statements_sent() as sent:
         find_similar(query, representation="both", metric="cosine", k=5, boost=0.8)
-    assert _limits(captured) == [60, 5]  # pool k x 12, then the k re-ranked winners
-    with CaptureQueriesContext(connection) as captured:
+    assert _pool_limits(sent) == [60]  # pool k x 12, re-ranked in the same statement
+    with statements_sent() as sent:
         find_similar(query, representation="both", metric="cosine", k=5, boost=1.0)
-    assert _limits(captured) == [5, 5]  # boost off: the index order is the answer
+    assert _pool_limits(sent) == [5]  # boost off: the index order is the answer
     vector = np.ones(422, dtype=np.float32)
-    with CaptureQueriesContext(connection) as captured:
+    with statements_sent() as sent:
         find_similar(vector, representation="both", metric="cosine", k=5, boost=0.8)
-    assert _limits(captured) == [5, 5]  # a vector has no genre to boost
+    assert _pool_limits(sent) == [5]  # a vector has no genre to boost
+
+
+def _on_a_circle(distance: float, axis: int) -> np.ndarray:
+    """A unit 40-d code at this cosine distance from the first axis."""
+    code = np.zeros(40, np.float32)
+    code[0], code[axis] = 1.0 - distance, np.sqrt(1.0 - (1.0 - distance) ** 2)
+    return code
+
+
+def test_a_filtered_boosted_pool_grows_only_while_a_video_beyond_it_could_overtake():
+    rock, jazz = GenreFactory(name="Rock"), GenreFactory(name="Jazz")
+    SearchSettingsFactory(candidate_pool_factor=10)  # every video lasts 60 s (the factory)
+    query = VideoFactory(genre=rock)
+    VideoVectorFactory(video=query, code=_on_a_circle(0.0, 1))
+    distances = {}
+    for i in range(30):  # jazz at cosine distance 0.010, 0.011, … 0.039
+        video = VideoFactory(genre=jazz)
+        distances[video.pk] = (0.010 + 0.001 * i, False)
+        VideoVectorFactory(video=video, code=_on_a_circle(distances[video.pk][0], 1 + i % 39))
+    rock_video = VideoFactory(genre=rock)  # the 21st nearest: beyond a pool of 2k = 20
+    distances[rock_video.pk] = (0.0305, True)
+    VideoVectorFactory(video=rock_video, code=_on_a_circle(0.0305, 39))
+    with connection.cursor() as cursor:  # rows of earlier tests' rolled-back transactions
+        cursor.execute("REINDEX INDEX vv_code_cos_hnsw")
+
+    def expected(boost: float) -> list[int]:
+        boosted = {pk: d * (boost if same else 1.0) for pk, (d, same) in distances.items()}
+        return sorted(boosted, key=boosted.get)[:10]
+
+    # boost 0.5: the 10th of the pool ranks at 0.019, but anything beyond it could rank from
+    # 0.5 x 0.029: the pool grows, and the rock video (0.0305 x 0.5) comes in 7th.
+    search = functools.partial(
+        find_similar, query, representation="code", metric="cosine", k=10, max_duration=600
+    )
+    with statements_sent() as sent:
+        found = search(boost=0.5)
+    assert _pool_limits(sent) == [20, 100]
+    assert [m.video.pk for m in found] == expected(0.5)
+    assert found[6].video == rock_video
+    # boost 0.9: beyond the pool nothing ranks before 0.9 x 0.029 > 0.019: the pool settles.
+    with statements_sent() as sent:
+        found = search(boost=0.9)
+    assert _pool_limits(sent) == [20]
+    assert [m.video.pk for m in found] == expected(0.9)
+    assert rock_video not in [m.video for m in found]
+    # Without a filter the walk is ef_search long whatever the pool: the whole pool at once.
+    with statements_sent() as sent:
+        found = find_similar(query, representation="code", metric="cosine", k=10, boost=0.5)
+    assert _pool_limits(sent) == [100]
+    assert [m.video.pk for m in found] == expected(0.5)
 
 
 def test_settings_are_read_once_per_cache_period_and_a_save_is_seen_at_once(catalog, monkeypatch):
