@@ -104,6 +104,27 @@ def test_invalid_arguments_raise_network_error() -> None:
         network.encoder_model(plain)
 
 
+def test_centre_code_shifts_the_code_and_keeps_the_outputs() -> None:
+    network.seed_everything(3, deterministic=False)
+    model = network.build_composite(3)
+    encoder = network.encoder_model(model)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, SEQUENCE_LENGTH, N_FEATURES)).astype("float32")
+    mask = np.ones((4, SEQUENCE_LENGTH), bool)
+    before = model.predict_on_batch({"sequence": X, "mask": mask})
+    codes = _encode(encoder, X, mask)
+    mean = codes.mean(axis=0)
+    network.centre_code(model, mean)
+    after = model.predict_on_batch({"sequence": X, "mask": mask})
+    np.testing.assert_allclose(_encode(encoder, X, mask), codes - mean, atol=1e-6)
+    np.testing.assert_allclose(_encode(encoder, X, mask).mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(after["genre"], before["genre"], atol=1e-5)
+    np.testing.assert_allclose(after["reconstruction"], before["reconstruction"], atol=1e-4)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(network.NetworkError, match="no centrable code"):
+        network.centre_code(plain, mean)
+
+
 def test_save_load_gives_identical_codes(model, encoder, tmp_path) -> None:
     from ml.inference import LoadedModel
 

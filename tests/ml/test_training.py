@@ -96,6 +96,22 @@ def test_best_epoch_weights_are_the_ones_saved(trained) -> None:
 
 
 @pytest.mark.slow  # shares the ~10 s training fixture
+def test_saved_codes_are_centred_on_the_training_videos(trained) -> None:
+    """Cosine search gets centred codes: the training videos' mean code is zero (it is not,
+    without network.centre_code), while the validation videos' codes are just shifted."""
+    from ml.inference import LoadedModel
+
+    result = trained["result"]
+    loaded = LoadedModel.load(result.model_path, result.scaler_path, result.labels_path)
+    held_out = set(result.val_indices) | set(result.skipped)
+    train = [s for i, s in enumerate(trained["sequences"]) if i not in held_out]
+    codes, _ = loaded.encode(train)
+    assert len(codes) == result.metrics["n_train"]
+    np.testing.assert_allclose(codes.mean(axis=0), 0.0, atol=1e-4)
+    assert result.config["centre_code"] is True
+
+
+@pytest.mark.slow  # shares the ~10 s training fixture
 def test_zero_segment_video_is_skipped_and_reported(trained) -> None:
     assert trained["result"].skipped == [4]
     assert trained["result"].metrics["n_skipped"] == 1
