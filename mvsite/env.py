@@ -68,6 +68,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive; unset or empty: the first)."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower() or choices[0]
+    if value not in choices:
+        quoted = [f"'{choice}'" for choice in choices]
+        allowed = f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise ConfigError(f"{name}={raw!r} must be {allowed}")
+    return value
+
+
 _RATE_PERIODS = {
     **dict.fromkeys(("s", "sec", "second"), "sec"),
     **dict.fromkeys(("m", "min", "minute"), "min"),
@@ -145,11 +156,7 @@ DEV_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 def deployment() -> str:
     """MVSIM_ENV: "development" (the default: a fresh clone runs) or "production"."""
-    raw = env_str("MVSIM_ENV")
-    value = raw.strip().lower() or "development"
-    if value not in DEPLOYMENTS:
-        raise ConfigError(f"MVSIM_ENV={raw!r} must be 'development' or 'production'")
-    return value
+    return env_choice("MVSIM_ENV", DEPLOYMENTS)
 
 
 def debug(production: bool) -> bool:
@@ -317,11 +324,7 @@ _S3 = "storages.backends.s3.S3Storage"
 
 def storage_backend() -> str:
     """MVSIM_STORAGE: "local" (the default: files under MEDIA_ROOT) or "s3"."""
-    raw = env_str("MVSIM_STORAGE")
-    value = raw.strip().lower() or "local"
-    if value not in STORAGE_BACKENDS:
-        raise ConfigError(f"MVSIM_STORAGE={raw!r} must be 'local' or 's3'")
-    return value
+    return env_choice("MVSIM_STORAGE", STORAGE_BACKENDS)
 
 
 def media_url(backend: str) -> str:

@@ -14,7 +14,7 @@ SERVICES = COMPOSE["services"]
 
 def _settings_env_names() -> set[str]:
     source = "".join((ROOT / "mvsite" / name).read_text() for name in ("env.py", "settings.py"))
-    return set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', source))
+    return set(re.findall(r'env_(?:str|bool|int|float|list|choice)\(\s*"([A-Z0-9_]+)"', source))
 
 
 def test_services_and_images():
