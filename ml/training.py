@@ -209,13 +209,16 @@ def train_composite(
 
     encoder = network.encoder_model(model)
     encoded = encoder.predict(inputs(np.arange(len(y))), batch_size=256, verbose=0)
+    codes = np.asarray(encoded["code"])
     if config.centre_code:
-        # Centre the codes on the training videos' mean (network.centre_code says why).
-        network.centre_code(model, np.asarray(encoded["code"])[train_idx].mean(axis=0))
-        encoded = encoder.predict(inputs(np.arange(len(y))), batch_size=256, verbose=0)
+        # Centre the codes on the training videos' mean (network.centre_code says why). The
+        # centred model encodes exactly codes - mean, with the same genre outputs: no re-run.
+        mean = codes[train_idx].mean(axis=0)
+        network.centre_code(model, mean)
+        codes = codes - mean
     probs = np.asarray(encoded["genre"])[val_idx]
     y_val = y[val_idx]
-    code_precision = held_out_code_precision(np.asarray(encoded["code"]), y, val_idx)
+    code_precision = held_out_code_precision(codes, y, val_idx)
     net_eval = classification_metrics(y_val, probs.argmax(axis=1), class_names)
 
     baseline_eval = _baseline(X, mask, y, train_idx, val_idx, class_names, config.baseline_c)
