@@ -3,6 +3,7 @@ reference of the standardised + weighted vectors (written from the spec, not fro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,7 @@ __all__ = [
     "ensure_definitions",
     "feature_weights",
     "make_catalog",
+    "pool_limits",
     "raw_features",
     "reference_vectors",
 ]
@@ -131,3 +133,8 @@ def statements_sent() -> Iterator[list[tuple[str, dict]]]:
 
     with connection.execute_wrapper(record):
         yield sent
+
+
+def pool_limits(sent: list[tuple[str, dict]]) -> list[int]:
+    """The LIMIT of the k-NN pool of each search statement in ``statements_sent``, in order."""
+    return [int(re.search(r"LIMIT (\d+)\)", sql).group(1)) for sql, _ in sent if "<=>" in sql]

@@ -3,8 +3,6 @@ duration, music tags) in the one-statement k-NN search."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from django.db import connection
@@ -22,7 +20,7 @@ from tests.factories import (
     VideoFeaturesFactory,
     VideoVectorFactory,
 )
-from tests.search import statements_sent
+from tests.search import pool_limits, statements_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -235,11 +233,6 @@ def test_genre_filter_combines_with_the_cap(crowd):
     assert all(m.video.predicted_genre_id == jazz.pk for m in matches)
 
 
-def _pool_limits(sent) -> list[int]:
-    """The LIMIT of each k-NN pool sent (the inner statement of ranked_statement)."""
-    return [int(re.search(r"LIMIT (\d+)\)", sql).group(1)) for sql, _ in sent if "<=>" in sql]
-
-
 def test_a_genre_filter_on_the_query_genre_needs_no_boost_pool(crowd):
     """Every candidate of the query's own genre is boosted alike, so the order is the
     distance's and a pool of 2k gives the answer the k x 10 pool of a boosted search gives."""
@@ -253,7 +246,7 @@ def test_a_genre_filter_on_the_query_genre_needs_no_boost_pool(crowd):
     kwargs = {"genre": rock, "boost": 0.5, "max_per_artist": 2}
     with statements_sent() as sent:
         matches = _search(query, **kwargs)
-    assert _pool_limits(sent) == [2 * 10]
+    assert pool_limits(sent) == [2 * 10]
     exact = _search(query, exact=True, **kwargs)
     assert [m.video.pk for m in matches] == [m.video.pk for m in exact]
     assert len(matches) == 10 and all(m.video.genre_id == rock.pk for m in matches)
@@ -263,7 +256,7 @@ def test_a_genre_filter_on_the_query_genre_needs_no_boost_pool(crowd):
     # nothing beyond it could change the answer.
     with statements_sent() as sent:
         found = _search(query, genre=jazz, boost=0.5, max_per_artist=2)
-    assert _pool_limits(sent) == [2 * 10]
+    assert pool_limits(sent) == [2 * 10]
     assert len(found) == 8  # 10 jazz videos, 4 of them clones of which the cap keeps 2
     assert all(m.video.genre_id == jazz.pk for m in found)
 
@@ -281,7 +274,7 @@ def test_a_capped_pool_without_boost_widens_until_the_cap_leaves_k():
             query, representation="code", metric="cosine", k=5, boost=1.0, max_per_artist=1,
             exact=True,
         )  # fmt: skip
-    assert _pool_limits(sent) == [10, 50, 250]
+    assert pool_limits(sent) == [10, 50, 250]
     assert [m.video.artist for m in matches].count("Prolific") == 1
     assert {m.video.pk for m in matches[1:]} <= {v.pk for v in solos}
 

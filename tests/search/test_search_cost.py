@@ -3,7 +3,6 @@ and the search settings read once per CACHE_SECONDS, not once per search."""
 
 import functools
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from tests.search import (
     add_video,
     ensure_definitions,
     make_catalog,
+    pool_limits,
     raw_features,
     statements_sent,
 )
@@ -62,12 +62,6 @@ def search_settings_sent() -> Iterator[list[dict]]:
     settings_sent.extend(params for sql, params in sent if "set_config('hnsw.ef_search'" in sql)
 
 
-def _limits(captured) -> list[int]:
-    knn = [q["sql"] for q in captured.captured_queries if "<=>" in q["sql"]]
-    assert len(knn) == 1, knn
-    return [int(n) for n in re.findall(r"LIMIT (\d+)", knn[0])]
-
-
 def test_a_video_search_is_one_round_trip_and_its_results_need_no_more_queries(catalog):
     query, _ = catalog
     SearchSettings.cached()
@@ -84,24 +78,19 @@ def test_a_video_search_is_one_round_trip_and_its_results_need_no_more_queries(c
     assert "set_config('hnsw.ef_search'" in captured.captured_queries[0]["sql"]
 
 
-def _pool_limits(sent) -> list[int]:
-    """The LIMIT of the k-NN pool of each search statement sent, in order."""
-    return [int(re.search(r"LIMIT (\d+)\)", sql).group(1)) for sql, _ in sent if "<=>" in sql]
-
-
 def test_the_pool_is_fetched_only_when_the_boost_can_reorder(catalog):
     query, _ = catalog  # a query of predicted genre rock among 12 jazz videos
     SearchSettingsFactory(candidate_pool_factor=12)
     with statements_sent() as sent:
         find_similar(query, representation="both", metric="cosine", k=5, boost=0.8)
-    assert _pool_limits(sent) == [60]  # pool k x 12, re-ranked in the same statement
+    assert pool_limits(sent) == [60]  # pool k x 12, re-ranked in the same statement
     with statements_sent() as sent:
         find_similar(query, representation="both", metric="cosine", k=5, boost=1.0)
-    assert _pool_limits(sent) == [5]  # boost off: the index order is the answer
+    assert pool_limits(sent) == [5]  # boost off: the index order is the answer
     vector = np.ones(422, dtype=np.float32)
     with statements_sent() as sent:
         find_similar(vector, representation="both", metric="cosine", k=5, boost=0.8)
-    assert _pool_limits(sent) == [5]  # a vector has no genre to boost
+    assert pool_limits(sent) == [5]  # a vector has no genre to boost
 
 
 def _on_a_circle(distance: float, axis: int) -> np.ndarray:
@@ -138,19 +127,19 @@ def test_a_filtered_boosted_pool_grows_only_while_a_video_beyond_it_could_overta
     )
     with statements_sent() as sent:
         found = search(boost=0.5)
-    assert _pool_limits(sent) == [20, 100]
+    assert pool_limits(sent) == [20, 100]
     assert [m.video.pk for m in found] == expected(0.5)
     assert found[6].video == rock_video
     # boost 0.9: beyond the pool nothing ranks before 0.9 x 0.029 > 0.019: the pool settles.
     with statements_sent() as sent:
         found = search(boost=0.9)
-    assert _pool_limits(sent) == [20]
+    assert pool_limits(sent) == [20]
     assert [m.video.pk for m in found] == expected(0.9)
     assert rock_video not in [m.video for m in found]
     # Without a filter the walk is ef_search long whatever the pool: the whole pool at once.
     with statements_sent() as sent:
         found = find_similar(query, representation="code", metric="cosine", k=10, boost=0.5)
-    assert _pool_limits(sent) == [100]
+    assert pool_limits(sent) == [100]
     assert [m.video.pk for m in found] == expected(0.5)
 
 
