@@ -525,7 +525,6 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> di
                 cpu.append((time.process_time() - started_cpu) * 1000)
                 assert response.status_code == 200
                 counts.append(len(response.json()["matches"]))
-            p50, p95 = percentiles(times)
             extra = ""
             if label:
                 indexed = filtered_uses_index(column, videos[query_ids[0]], genre_tag)
@@ -533,20 +532,14 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> di
                     f"; {sum(c == K for c in counts)}/{len(counts)} answers with all {K} "
                     f"matches; HNSW index {'used' if indexed else 'NOT used'} (EXPLAIN)"
                 )
-            ROWS.append(
-                Row(
-                    size,
-                    f"API GET /api/videos/{{id}}/similar/ ({column}){label}",
-                    "cosine",
-                    p50=p50,
-                    p95=p95,
-                    notes=[
-                        f"{note}; {len(urls)} videos; {counts[-1]} matches; "
-                        f"client CPU p50 {statistics.median(cpu):.1f} ms{extra}"
-                    ],
-                )
+            add_similar_row(
+                size,
+                column,
+                label,
+                times,
+                f"{note}; {len(urls)} videos; {counts[-1]} matches; "
+                f"client CPU p50 {statistics.median(cpu):.1f} ms{extra}",
             )
-            log(f"API {column}{label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
         # The same work with the explanations batched (search.explain.explain_many).
         times = []
         for pk in query_ids:
@@ -572,6 +565,14 @@ def measure_api(size: str, query_ids: list[int], rng: np.random.Generator) -> di
 DISCOVERY_COLUMNS = ("code", "both")
 SEEDS_PER_SEARCH = 5
 PLAYLIST_LENGTH = 50
+
+
+def add_similar_row(size: str, column: str, label: str, times: list[float], note: str) -> None:
+    """A row (and a log line) for GET /api/videos/{id}/similar/ timed ``times`` ms."""
+    p50, p95 = percentiles(times)
+    what = f"API GET /api/videos/{{id}}/similar/ ({column}){label}"
+    ROWS.append(Row(size, what, "cosine", p50=p50, p95=p95, notes=[note]))
+    log(f"API {column}{label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
 def timed_requests(send, requests: list, warm: int = 10) -> tuple[list[float], list[float], list]:
@@ -637,22 +638,15 @@ def measure_discovery(
                 assert response.status_code == 200, urls[pk]
                 counts[label].append(len(response.json()["matches"]))
         for label in variants:
-            p50, p95 = percentiles(times[label])
-            ROWS.append(
-                Row(
-                    size,
-                    f"API GET /api/videos/{{id}}/similar/ ({column}){label}",
-                    "cosine",
-                    p50=p50,
-                    p95=p95,
-                    notes=[
-                        f"{len(query_ids)} videos; "
-                        f"{sum(c == K for c in counts[label])}/{len(query_ids)} answers with all "
-                        f"{K} matches; client CPU p50 {statistics.median(cpu[label]):.1f} ms"
-                    ],
-                )
+            add_similar_row(
+                size,
+                column,
+                label,
+                times[label],
+                f"{len(query_ids)} videos; "
+                f"{sum(c == K for c in counts[label])}/{len(query_ids)} answers with all "
+                f"{K} matches; client CPU p50 {statistics.median(cpu[label]):.1f} ms",
             )
-            log(f"API {column}{label}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     measure_seed_searches(size, client, rng)
     measure_playlist_paths(size, client, rng)
 
